@@ -1,0 +1,1 @@
+"""The HTTP interface: the seed API (/api/), health, and the one exception handler."""

@@ -1,0 +1,39 @@
+"""Serializer fields that hold JSON input to exactly what the contract allows."""
+import unicodedata
+
+from rest_framework import serializers
+
+from ..limits import USERNAME_MAX_LENGTH
+
+_FORBIDDEN_CATEGORIES = {"Cc", "Cs"}  # control characters and lone surrogates
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: no strings, floats or booleans."""
+
+    default_error_messages = {"invalid": "A JSON integer is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
+
+
+class UsernameField(serializers.CharField):
+    """1-150 characters after trimming, any Unicode except control characters."""
+
+    default_error_messages = {
+        "invalid": "A string is required.",
+        "control": "Must not contain control characters.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=USERNAME_MAX_LENGTH, trim_whitespace=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in value):
+            self.fail("control")
+        return value

@@ -1,0 +1,12 @@
+"""GET /health/: 200 when the database and Redis both answer, 503 naming the one that failed."""
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import health
+
+
+class HealthView(APIView):
+    def get(self, request):
+        checks = {"database": health.database_status(), "redis": health.redis_status()}
+        healthy = all(state == "ok" for state in checks.values())
+        return Response({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)

@@ -1,0 +1,40 @@
+"""The seed API under /api/: its paths and JSON shapes are a contract existing clients rely on."""
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..limits import POINTS_MAX, POINTS_MIN
+from .fields import StrictIntegerField, UsernameField
+
+
+def _ranked(player: selectors.RankedPlayer) -> dict:
+    return {"rank": player.rank, "username": player.username, "points": player.points}
+
+
+class SubmitScore(APIView):
+    class Input(serializers.Serializer):
+        username = UsernameField()
+        points = StrictIntegerField(min_value=POINTS_MIN, max_value=POINTS_MAX)
+
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.submit_score(**data.validated_data)
+        return Response({"message": "Score submitted"}, status=status.HTTP_201_CREATED)
+
+
+class TopPlayers(APIView):
+    def get(self, request):
+        return Response([_ranked(player) for player in selectors.top_players()])
+
+
+class MyRank(APIView):
+    class Input(serializers.Serializer):
+        username = UsernameField()
+
+    def get(self, request):
+        query = self.Input(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        player = selectors.rank_for(**query.validated_data)
+        return Response({"username": player.username, "rank": player.rank, "points": player.points})

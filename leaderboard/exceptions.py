@@ -1,0 +1,26 @@
+"""Domain errors of the leaderboard; api/errors.py turns them into HTTP answers."""
+
+
+class LeaderboardError(Exception):
+    """Base of every rule the leaderboard enforces."""
+
+
+class BoardNotFound(LeaderboardError):
+    def __init__(self, slug: str):
+        super().__init__(f"No board named {slug!r}.")
+        self.slug = slug
+
+
+class PlayerNotRanked(LeaderboardError):
+    def __init__(self, username: str):
+        super().__init__(f"{username!r} has no score on this board.")
+        self.username = username
+
+
+class PointsOutOfRange(LeaderboardError):
+    def __init__(self, points: int, minimum: int, maximum: int):
+        super().__init__(f"Points must be between {minimum} and {maximum}; got {points}.")
+
+
+class BoardUnavailable(LeaderboardError):
+    """Redis could not be reached in time; the board cannot be read or written now."""

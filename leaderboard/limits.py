@@ -1,0 +1,16 @@
+"""Bounds of the seed contract and the score encoding, shared by models, migrations, the API and redis_store."""
+
+USERNAME_MAX_LENGTH = 150
+POINTS_MIN = 0
+POINTS_MAX = 1_000_000
+TOP_PLAYERS_COUNT = 10
+
+DEFAULT_BOARD_SLUG = "default"
+DEFAULT_BOARD_NAME = "Default leaderboard"
+
+# Bit budget of a board entry's sorted-set score (see redis_store): 20 + 33 = 53 bits,
+# the integers a double holds exactly. Points fit in 0..1,048,575 and score ids stay below 2**33.
+POINTS_BITS = 20
+SEQUENCE_BITS = 33
+ENCODABLE_POINTS_MAX = 2**POINTS_BITS - 1
+SEQUENCE_LIMIT = 2**SEQUENCE_BITS

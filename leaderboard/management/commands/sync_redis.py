@@ -1,0 +1,52 @@
+"""manage.py sync_redis: rebuild boards in Redis from SQL, or --check them for drift."""
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from ... import services
+from ...exceptions import BoardNotFound, BoardUnavailable
+
+
+class Command(BaseCommand):
+    help = "Rebuild every board (or --board NAME) in Redis from SQL; --check reports drift without writing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--board", metavar="NAME", help="only this board (its slug)")
+        parser.add_argument("--check", action="store_true", help="compare SQL and Redis; exit 1 on drift")
+
+    def handle(self, *args, board=None, check=False, **options):
+        try:
+            boards = services.boards(board)
+            if check:
+                self._check_all(boards)
+            else:
+                for each in boards:
+                    self._rebuild(each)
+        except (BoardNotFound, BoardUnavailable) as error:
+            raise CommandError(str(error)) from error
+
+    def _check_all(self, boards) -> None:
+        drifted = [board.slug for board in boards if self._check(board)]
+        if drifted:
+            raise CommandError(f"drift in {', '.join(drifted)}; run `manage.py sync_redis` to repair it")
+
+    def _rebuild(self, board) -> None:
+        with tqdm(desc=f"rebuild {board.slug}", unit=" players", file=self.stderr, disable=None) as bar:
+            result = services.rebuild_board(board=board, progress=bar.update)
+        self.stdout.write(
+            f"{result.board}: rebuilt {result.players} players in {result.seconds:.2f}s "
+            f"({result.replayed} replayed from writes during the rebuild)"
+        )
+
+    def _check(self, board) -> bool:
+        drift = services.check_board(board=board)
+        self.stdout.write(
+            f"{drift.board}: checked {drift.checked} players: {len(drift.missing)} missing, "
+            f"{len(drift.wrong)} wrong, {len(drift.extra)} extra"
+        )
+        for member in drift.missing[: services.rebuild.DRIFT_EXAMPLES]:
+            self.stdout.write(f"  missing {member!r}")
+        for member, expected, found in drift.wrong[: services.rebuild.DRIFT_EXAMPLES]:
+            self.stdout.write(f"  wrong   {member!r}: SQL {expected}, Redis {found}")
+        for member in drift.extra[: services.rebuild.DRIFT_EXAMPLES]:
+            self.stdout.write(f"  extra   {member!r}")
+        return not drift.clean

@@ -1,0 +1,121 @@
+"""Mirroring committed scores into Redis, and catching up on the ones Redis missed.
+
+A mirror that fails leaves a PendingMirror row; a background thread in the same process
+replays the backlog once Redis answers again. ZADD GT makes every replay idempotent.
+"""
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, connections, transaction
+
+from .. import redis_store
+from ..exceptions import BoardUnavailable
+from ..models import PendingMirror
+
+logger = logging.getLogger(__name__)
+
+_catch_up_lock = threading.Lock()
+_catch_up_running = False
+_catch_up_wanted = False
+_backlog_checked = False
+
+
+def mirror_score(board: str, username: str, points: int, score_id: int) -> None:
+    """Runs after commit: write the score to the board, or queue it for the catch-up."""
+    try:
+        redis_store.record_best(board, username, points, score_id)
+    except BoardUnavailable as error:
+        logger.warning("redis mirror failed for score %s, queued for catch-up: %s", score_id, error)
+        PendingMirror.objects.get_or_create(score_id=score_id)
+        schedule_catch_up()
+        return
+    _check_backlog_once()
+
+
+def _check_backlog_once() -> None:
+    # A process that starts after another died with a backlog picks it up on its first write.
+    global _backlog_checked
+    if not _backlog_checked:
+        _backlog_checked = True
+        if PendingMirror.objects.exists():
+            schedule_catch_up()
+
+
+def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
+    """Replay every queued score into Redis; return how many. Raises BoardUnavailable."""
+    drained = 0
+    while batch := _next_pending_batch(batch_size):
+        for board, entries in _group_by_board(batch).items():
+            redis_store.record_many_best(board, entries)
+        with transaction.atomic():
+            PendingMirror.objects.filter(score_id__in=[row[0] for row in batch]).delete()
+        drained += len(batch)
+    if drained:
+        logger.info("catch-up replayed %s queued scores into redis", drained)
+    return drained
+
+
+def _next_pending_batch(batch_size: int) -> list[tuple]:
+    return list(
+        PendingMirror.objects.order_by("score_id").values_list(
+            "score_id", "score__board__slug", "score__player__username", "score__points"
+        )[:batch_size]
+    )
+
+
+def _group_by_board(batch: list[tuple]) -> dict[str, list[redis_store.Entry]]:
+    boards: dict[str, list[redis_store.Entry]] = {}
+    for score_id, board, username, points in batch:
+        boards.setdefault(board, []).append(redis_store.Entry(username, redis_store.encode(points, score_id)))
+    return boards
+
+
+def schedule_catch_up() -> None:
+    """Make sure a catch-up thread runs in this process until the backlog is empty."""
+    global _catch_up_running, _catch_up_wanted
+    with _catch_up_lock:
+        _catch_up_wanted = True
+        if _catch_up_running:
+            return
+        _catch_up_running = True
+    threading.Thread(target=_catch_up_loop, name="speedrank-catch-up", daemon=True).start()
+
+
+def _catch_up_loop() -> None:
+    global _catch_up_running
+    try:
+        while True:
+            time.sleep(settings.MIRROR_CATCH_UP_INTERVAL)
+            if _drain_round_finished():
+                return
+    finally:
+        with _catch_up_lock:
+            _catch_up_running = False
+            restart = _catch_up_wanted
+        connections.close_all()
+        if restart:
+            schedule_catch_up()
+
+
+def _drain_round_finished() -> bool:
+    """One round: True once the backlog is drained and no failure since asked for another."""
+    global _catch_up_wanted
+    with _catch_up_lock:
+        _catch_up_wanted = False
+    if not _try_drain():
+        return False
+    with _catch_up_lock:
+        return not _catch_up_wanted
+
+
+def _try_drain() -> bool:
+    try:
+        drain_pending_mirrors()
+    except BoardUnavailable:
+        return False
+    except DatabaseError:
+        logger.exception("catch-up could not read the backlog")
+        return False
+    return True

@@ -1,0 +1,126 @@
+"""Real servers for the suite: a redis-server of its own (pytest-redis) and pytest-django's database."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+from pytest_redis import factories
+from rest_framework.test import APIClient
+
+from leaderboard import redis_store
+from leaderboard.limits import DEFAULT_BOARD_NAME, DEFAULT_BOARD_SLUG, POINTS_MAX
+from leaderboard.models import Board
+
+redis_server = factories.redis_proc(port=None)
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server) -> str:
+    return f"redis://{redis_server.host}:{redis_server.port}/0"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _use_test_redis(redis_url):
+    with override_settings(REDIS_URL=redis_url, REDIS_KEY_PREFIX="speedrank-test", MIRROR_CATCH_UP_INTERVAL=0.1):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _empty_redis(_use_test_redis):
+    redis_store.client().flushdb()
+    yield
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def submit(api, django_capture_on_commit_callbacks):
+    """POST /api/score/ and run the after-commit mirror, as a real request would."""
+
+    def post(username, points):
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post("/api/score/", {"username": username, "points": points}, format="json")
+
+    return post
+
+
+@pytest.fixture
+def default_board(transactional_db) -> Board:
+    """The migration's default board, re-created after a transactional test's flush removed it."""
+    board, _ = Board.objects.get_or_create(
+        slug=DEFAULT_BOARD_SLUG, defaults={"name": DEFAULT_BOARD_NAME, "max_points": POINTS_MAX}
+    )
+    return board
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+class LiveServer:
+    """gunicorn serving the project in a child process, on the test database and test Redis."""
+
+    def __init__(self, *, redis_url: str, log_path: Path, workers: int = 4, database_url: str | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url or f"sqlite:///{connection.settings_dict['NAME']}",
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+            "SECRET_KEY": "live-server-test-secret",
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
+        }
+        command = [sys.executable, "-m", "gunicorn", "-c", "speedrank/gunicorn.conf.py", "speedrank.wsgi"]
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_until(self._answers, timeout=20)
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health/", timeout=1):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered, if only to say it is unhealthy
+        except OSError:
+            return False
+
+    def stop(self) -> str:
+        """Stop gunicorn (once) and return everything it logged."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def live_gunicorn(default_board, redis_url, tmp_path):
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log")
+    yield server
+    server.stop()

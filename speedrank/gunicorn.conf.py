@@ -1,0 +1,14 @@
+"""Gunicorn settings, taken from the Django settings so the environment is read and checked in one place."""
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
+
+from django.conf import settings  # noqa: E402  (needs DJANGO_SETTINGS_MODULE first)
+
+_host = settings.SERVER_HOST
+bind = f"[{_host}]:{settings.SERVER_PORT}" if ":" in _host else f"{_host}:{settings.SERVER_PORT}"
+workers = settings.SERVER_WORKERS
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 10
+errorlog = "-"
