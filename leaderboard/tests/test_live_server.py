@@ -1,0 +1,74 @@
+"""Against gunicorn with several worker processes: concurrent writes on SQLite, read-your-writes."""
+import json
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from leaderboard.models import Player, Score
+
+pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
+
+
+def post_score(base_url: str, username: str, points: int) -> int:
+    body = json.dumps({"username": username, "points": points}).encode()
+    request = urllib.request.Request(f"{base_url}/api/score/", body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def get_json(url: str) -> tuple[int, object]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_64_concurrent_first_submissions_of_one_name_make_one_player(live_gunicorn):
+    start = threading.Barrier(64)
+
+    def first_submission(points):
+        start.wait()
+        return post_score(live_gunicorn.url, "newcomer", points)
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        statuses = list(pool.map(first_submission, range(1000, 1064)))
+
+    assert statuses == [201] * 64
+    assert Player.objects.filter(username="newcomer").count() == 1
+    assert Score.objects.filter(player__username="newcomer").count() == 64
+    assert get_json(f"{live_gunicorn.url}/api/my-rank/?username=newcomer") == (
+        200, {"username": "newcomer", "rank": 1, "points": 1063}
+    )
+
+
+def test_concurrent_writers_across_workers_never_hit_a_locked_database(live_gunicorn):
+    submissions = [(f"p{n % 50}", n) for n in range(400)]
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(lambda args: post_score(live_gunicorn.url, *args), submissions))
+
+    log = live_gunicorn.stop()
+    assert statuses == [201] * len(submissions)
+    assert Score.objects.count() == len(submissions)
+    assert "database is locked" not in log
+    assert "Traceback" not in log
+
+
+def test_a_player_sees_their_new_rank_right_after_scoring(live_gunicorn):
+    assert post_score(live_gunicorn.url, "amy", 10) == 201
+    assert post_score(live_gunicorn.url, "bob", 20) == 201
+    assert post_score(live_gunicorn.url, "amy", 30) == 201
+
+    assert get_json(f"{live_gunicorn.url}/api/my-rank/?username=amy") == (
+        200, {"username": "amy", "rank": 1, "points": 30}
+    )
+    assert get_json(f"{live_gunicorn.url}/api/top-players/") == (
+        200, [{"rank": 1, "username": "amy", "points": 30}, {"rank": 2, "username": "bob", "points": 20}]
+    )

@@ -1,0 +1,79 @@
+"""Redis unreachable or hung: writes are still committed and acknowledged, reads answer 503 fast."""
+import socket
+import time
+
+import pytest
+from django.test import override_settings
+
+from leaderboard import selectors
+from leaderboard.models import PendingMirror, Score
+
+from .conftest import free_port, wait_until
+
+
+@pytest.fixture
+def dead_redis():
+    """Point the app at a port where nothing listens."""
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
+        yield
+
+
+@pytest.fixture
+def hung_redis():
+    """A server that accepts connections and never answers, like a Redis stopped with SIGSTOP."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        with override_settings(REDIS_URL=f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
+            yield
+
+
+def timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_is_acknowledged_and_committed_while_redis_is_down(default_board, api, dead_redis):
+    response = api.post("/api/score/", {"username": "amy", "points": 42}, format="json")
+
+    assert response.status_code == 201
+    assert response.json() == {"message": "Score submitted"}
+    assert list(Score.objects.values_list("player__username", "points")) == [("amy", 42)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/top-players/", "/api/my-rank/?username=amy"])
+@pytest.mark.parametrize("outage", ["dead_redis", "hung_redis"])
+def test_reads_answer_503_with_retry_after_within_a_second(api, path, outage, request):
+    request.getfixturevalue(outage)
+
+    response, seconds = timed(lambda: api.get(path))
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Leaderboard temporarily unavailable; retry shortly."}
+    assert response["Retry-After"] == "1"
+    assert seconds < 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_to_a_hung_redis_is_acknowledged_within_a_second(default_board, api, hung_redis):
+    response, seconds = timed(lambda: api.post("/api/score/", {"username": "amy", "points": 1}, format="json"))
+
+    assert response.status_code == 201
+    assert seconds < 1.0
+    assert Score.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_board_catches_up_by_itself_once_redis_is_back(default_board, api):
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
+        for username, points in [("amy", 10), ("bob", 30), ("amy", 20)]:
+            assert api.post("/api/score/", {"username": username, "points": points}, format="json").status_code == 201
+        assert PendingMirror.objects.count() == 3
+
+    wait_until(lambda: not PendingMirror.objects.exists(), timeout=10)
+
+    assert [(p.username, p.points) for p in selectors.top_players()] == [("bob", 30), ("amy", 20)]
+    assert api.get("/api/my-rank/", {"username": "amy"}).json() == {"username": "amy", "rank": 2, "points": 20}

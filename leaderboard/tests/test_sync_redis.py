@@ -1,0 +1,192 @@
+"""manage.py sync_redis: rebuild boards from SQL, atomically, and --check them for drift."""
+import random
+import subprocess
+import sys
+import threading
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from leaderboard import redis_store, services
+from leaderboard.models import Board
+
+from .conftest import wait_until
+
+
+def sync_redis(*args) -> str:
+    out = StringIO()
+    call_command("sync_redis", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def whole_board(board="default") -> list[tuple[str, float]]:
+    return redis_store.client().zrevrange(redis_store.board_key(board), 0, -1, withscores=True)
+
+
+@pytest.fixture
+def played(django_capture_on_commit_callbacks, db):
+    """A board with 300 submissions from 60 players, many of them tied."""
+    rng = random.Random(11)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(300):
+            services.submit_score(username=f"p{rng.randrange(60)}", points=rng.randrange(0, 20))
+    return whole_board()
+
+
+def test_a_rebuild_after_a_flush_restores_the_live_board_exactly(played):
+    redis_store.client().flushdb()
+
+    output = sync_redis()
+
+    assert whole_board() == played
+    assert output.startswith(f"default: rebuilt {len(played)} players in ")
+
+
+def test_a_rebuild_repairs_missing_wrong_and_extra_entries(played):
+    client, key = redis_store.client(), redis_store.board_key("default")
+    client.zrem(key, played[0][0])
+    client.zadd(key, {played[1][0]: 1})
+    client.zadd(key, {"ghost": 5})
+
+    sync_redis()
+
+    assert whole_board() == played
+
+
+def test_a_rebuild_leaves_no_temporary_key_behind(played):
+    sync_redis()
+
+    assert [key for key in redis_store.client().scan_iter("*") if "rebuild" in key] == []
+
+
+def test_check_reports_a_clean_board(played):
+    assert sync_redis("--check") == f"default: checked {len(played)} players: 0 missing, 0 wrong, 0 extra\n"
+
+
+def test_check_reports_injected_drift_and_fails_without_writing(played):
+    client, key = redis_store.client(), redis_store.board_key("default")
+    (missing, _), (wrong, wrong_score) = played[0], played[1]
+    client.zrem(key, missing)
+    client.zadd(key, {wrong: redis_store.encode(19, 1) if int(wrong_score) >> 33 != 19 else redis_store.encode(0, 1)})
+    client.zadd(key, {"ghost": 5})
+    drifted = whole_board()
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="drift in default"):
+        call_command("sync_redis", "--check", stdout=out)
+
+    report = out.getvalue()
+    assert f"checked {len(played)} players: 1 missing, 1 wrong, 1 extra" in report
+    assert f"missing {missing!r}" in report
+    assert f"wrong   {wrong!r}: SQL {int(wrong_score) >> 33}, Redis " in report
+    assert "extra   'ghost'" in report
+    assert whole_board() == drifted
+
+
+def test_board_limits_the_rebuild_to_one_board(played, django_capture_on_commit_callbacks):
+    Board.objects.create(slug="other", name="Other")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submit_score(username="amy", points=3, board_slug="other")
+    redis_store.client().flushdb()
+
+    assert sync_redis("--board", "other").startswith("other: rebuilt 1 players")
+
+    assert redis_store.total_members("default") == 0
+    assert redis_store.top("other", 10) == [("amy", 3)]
+
+
+def test_an_unknown_board_is_a_command_error(db):
+    with pytest.raises(CommandError, match="No board named 'nope'"):
+        sync_redis("--board", "nope")
+
+
+def test_an_emptied_board_is_rebuilt_empty(db):
+    redis_store.record_best("default", "stale", 1, 1)
+
+    sync_redis()
+
+    assert redis_store.total_members("default") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readers_never_see_a_partial_board_during_a_rebuild(default_board):
+    players = 5000
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO leaderboard_player (username, created_at) VALUES (%s, '2026-01-01')",
+            [(f"p{n}",) for n in range(players)],
+        )
+        cursor.execute(
+            "INSERT INTO leaderboard_score (board_id, player_id, points, achieved_at) "
+            "SELECT %s, id, id %% 1000, '2026-01-01' FROM leaderboard_player",
+            [default_board.id],
+        )
+    services.rebuild_board(board=default_board)
+    sizes, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            sizes.append(redis_store.total_members("default"))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    services.rebuild_board(board=default_board, chunk_size=250)
+    done.set()
+    watcher.join()
+
+    assert len(sizes) > 10
+    assert set(sizes) == {players}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scores_committed_during_a_rebuild_survive_the_swap(default_board):
+    for n in range(3000):
+        services.submit_score(username=f"p{n}", points=n % 500)
+    submitted_midway = threading.Event()
+
+    def submit_from_another_connection(_loaded):
+        if not submitted_midway.is_set():
+            submitted_midway.set()
+            writer = threading.Thread(target=_submit_two_scores)
+            writer.start()
+            writer.join()
+
+    services.rebuild_board(board=default_board, chunk_size=1000, progress=submit_from_another_connection)
+
+    assert submitted_midway.is_set()
+    assert redis_store.rank_for("default", "newcomer") == (1, 999)
+    assert redis_store.rank_for("default", "p1")[1] == 998
+    assert sync_redis("--check").endswith("0 missing, 0 wrong, 0 extra\n")
+
+
+def _submit_two_scores():
+    try:
+        services.submit_score(username="newcomer", points=999)
+        services.submit_score(username="p1", points=998)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_exits_non_zero_on_drift_from_the_command_line(default_board, redis_url):
+    services.submit_score(username="amy", points=1)  # committed; its mirror ran on commit
+    wait_until(lambda: redis_store.total_members("default") == 1, timeout=5)
+    redis_store.client().delete(redis_store.board_key("default"))
+    env = {
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+        "SECRET_KEY": "test",
+        "PATH": "/usr/bin:/bin",
+    }
+
+    check = subprocess.run(
+        [sys.executable, "manage.py", "sync_redis", "--check"], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+    )
+
+    assert check.returncode == 1
+    assert "1 missing" in check.stdout
+    assert "drift in default" in check.stderr
