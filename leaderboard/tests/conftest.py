@@ -82,7 +82,9 @@ def wait_until(predicate, timeout: float, interval: float = 0.05):
 class LiveServer:
     """gunicorn serving the project in a child process, on the test database and test Redis."""
 
-    def __init__(self, *, redis_url: str, log_path: Path, workers: int = 4, database_url: str | None = None):
+    def __init__(
+        self, *, redis_url: str, log_path: Path, workers: int = 4, database_url: str | None = None, **extra_env: str
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -94,6 +96,7 @@ class LiveServer:
             "SECRET_KEY": "live-server-test-secret",
             "PORT": str(self.port),
             "WEB_CONCURRENCY": str(workers),
+            **extra_env,
         }
         command = [sys.executable, "-m", "gunicorn", "-c", "speedrank/gunicorn.conf.py", "speedrank.wsgi"]
         with open(log_path, "wb") as log:

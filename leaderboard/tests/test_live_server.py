@@ -1,25 +1,34 @@
 """Against gunicorn with several worker processes: concurrent writes on SQLite, read-your-writes."""
 import json
+import sqlite3
 import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 
 from leaderboard.models import Player, Score
+
+from .conftest import LiveServer
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 
 def post_score(base_url: str, username: str, points: int) -> int:
+    return post_score_answer(base_url, username, points)[0]
+
+
+def post_score_answer(base_url: str, username: str, points: int) -> tuple[int, dict, dict]:
+    """(status, headers, JSON body) of one submission."""
     body = json.dumps({"username": username, "points": points}).encode()
     request = urllib.request.Request(f"{base_url}/api/score/", body, {"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
+            return response.status, dict(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code
+        return error.code, dict(error.headers), json.loads(error.read())
 
 
 def get_json(url: str) -> tuple[int, object]:
@@ -72,3 +81,22 @@ def test_a_player_sees_their_new_rank_right_after_scoring(live_gunicorn):
     assert get_json(f"{live_gunicorn.url}/api/top-players/") == (
         200, [{"rank": 1, "username": "amy", "points": 30}, {"rank": 2, "username": "bob", "points": 20}]
     )
+
+
+def test_a_writer_kept_waiting_past_the_busy_timeout_gets_503_with_retry_after(default_board, redis_url, tmp_path):
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log", workers=1, SQLITE_BUSY_TIMEOUT="0.2")
+    blocker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+        refused = post_score_answer(server.url, "amy", 1)
+        blocker.execute("ROLLBACK")
+        retried = post_score(server.url, "amy", 1)
+    finally:
+        blocker.close()
+        log = server.stop()
+
+    status, headers, body = refused
+    assert (status, headers["Retry-After"], body) == (503, "1", {"detail": "Database busy; retry shortly."})
+    assert retried == 201
+    assert Score.objects.count() == 1
+    assert "Traceback" not in log
