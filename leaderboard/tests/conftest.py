@@ -64,6 +64,14 @@ def default_board(transactional_db) -> Board:
     return board
 
 
+def child_database_url() -> str:
+    """A DATABASE_URL for the test database, for processes the tests start."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -90,7 +98,7 @@ class LiveServer:
         self.log_path = log_path
         env = {
             **os.environ,
-            "DATABASE_URL": database_url or f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": database_url or child_database_url(),
             "REDIS_URL": redis_url,
             "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
             "SECRET_KEY": "live-server-test-secret",

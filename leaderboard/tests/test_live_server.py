@@ -83,6 +83,7 @@ def test_a_player_sees_their_new_rank_right_after_scoring(live_gunicorn):
     )
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
 def test_a_writer_kept_waiting_past_the_busy_timeout_gets_503_with_retry_after(default_board, redis_url, tmp_path):
     server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log", workers=1, SQLITE_BUSY_TIMEOUT="0.2")
     blocker = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)

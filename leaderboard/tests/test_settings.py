@@ -11,6 +11,10 @@ from django.db import connection
 from speedrank.settings import secret_key_from_file
 
 
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite settings")
+
+
+@sqlite_only
 @pytest.mark.django_db
 @pytest.mark.parametrize("pragma, value", [("journal_mode", "wal"), ("synchronous", 2), ("busy_timeout", 5000)])
 def test_sqlite_pragmas_take_effect_on_every_connection(pragma, value):
@@ -19,6 +23,7 @@ def test_sqlite_pragmas_take_effect_on_every_connection(pragma, value):
         assert cursor.fetchone()[0] == value
 
 
+@sqlite_only
 @pytest.mark.django_db
 def test_sqlite_transactions_take_the_write_lock_at_begin():
     assert connection.transaction_mode == "IMMEDIATE"

@@ -13,7 +13,7 @@ from django.db import connection
 from leaderboard import redis_store, services
 from leaderboard.models import Board
 
-from .conftest import wait_until
+from .conftest import child_database_url, wait_until
 
 
 def sync_redis(*args) -> str:
@@ -176,7 +176,7 @@ def test_check_exits_non_zero_on_drift_from_the_command_line(default_board, redi
     wait_until(lambda: redis_store.total_members("default") == 1, timeout=5)
     redis_store.client().delete(redis_store.board_key("default"))
     env = {
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": child_database_url(),
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
         "SECRET_KEY": "test",
