@@ -14,13 +14,15 @@ import secrets
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
 
 import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
 from redis.retry import Retry
 
 from .exceptions import BoardUnavailable
@@ -28,16 +30,16 @@ from .limits import ENCODABLE_POINTS_MAX, SEQUENCE_BITS, SEQUENCE_LIMIT
 
 REBUILD_KEY_TTL_SECONDS = 3600
 
+LUA_DIR = Path(__file__).resolve().parent / "lua"
+
 _client: redis.Redis | None = None
 _client_lock = threading.Lock()
+_scripts: dict[str, Script] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One board entry to write: the member and its already encoded score."""
-
-    member: str
-    encoded: int
+# A board entry to write: (encoded score, member), the order ZADD takes them in, so a batch
+# of rows from SQL goes to Redis without building an object per entry.
+Entry = tuple[int, str]
 
 
 # --- client -----------------------------------------------------------------------------
@@ -64,12 +66,20 @@ def _build_client() -> redis.Redis:
     )
 
 
+def _script(name: str) -> Script:
+    """A Lua script from lua/NAME.lua, bound to the current client (EVALSHA, loaded on first use)."""
+    if name not in _scripts:
+        _scripts[name] = client().register_script((LUA_DIR / f"{name}.lua").read_text())
+    return _scripts[name]
+
+
 @receiver(setting_changed)
 def _reset_client(*, setting: str, **kwargs) -> None:
     global _client
     if setting.startswith("REDIS_") and _client is not None:
         _client.close()
         _client = None
+        _scripts.clear()
 
 
 @contextmanager
@@ -122,33 +132,27 @@ def record_many_best(board: str, entries: Sequence[Entry]) -> None:
 
 
 def raise_entries(key: str, entries: Sequence[Entry]) -> None:
-    """ZADD GT a batch into any board key, live or rebuilding; a member appears once per batch."""
+    """ZADD GT a batch into any board key, live or rebuilding: each entry only ever rises."""
     if not entries:
         return
     with _unavailable_on_error():
-        client().zadd(key, {entry.member: entry.encoded for entry in entries}, gt=True)
+        client().execute_command("ZADD", key, "GT", *chain.from_iterable(entries))
 
 
 def load_entries(key: str, entries: Sequence[Entry]) -> None:
     """Write entries into a rebuild key; it expires if the rebuild dies before the swap."""
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=False)
-        pipe.zadd(key, {entry.member: entry.encoded for entry in entries})
+        pipe.execute_command("ZADD", key, *chain.from_iterable(entries))
         pipe.expire(key, REBUILD_KEY_TTL_SECONDS)
         pipe.execute()
 
 
-def swap_in(board: str, key: str) -> None:
+def swap_in(board: str, key: str) -> int:
     """Atomically make a rebuilt key the live board (an absent key means an empty board)."""
     live = board_key(board)
     with _unavailable_on_error():
-        pipe = client().pipeline(transaction=True)
-        if client().exists(key):
-            pipe.rename(key, live)
-            pipe.persist(live)
-        else:
-            pipe.delete(live)
-        pipe.execute()
+        return _script("swap_board")(keys=[live, key, f"{live}:retired:{secrets.token_hex(8)}"])
 
 
 def delete_board(board: str) -> None:

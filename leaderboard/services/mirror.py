@@ -68,7 +68,7 @@ def _next_pending_batch(batch_size: int) -> list[tuple]:
 def _group_by_board(batch: list[tuple]) -> dict[str, list[redis_store.Entry]]:
     boards: dict[str, list[redis_store.Entry]] = {}
     for score_id, board, username, points in batch:
-        boards.setdefault(board, []).append(redis_store.Entry(username, redis_store.encode(points, score_id)))
+        boards.setdefault(board, []).append((redis_store.encode(points, score_id), username))
     return boards
 
 

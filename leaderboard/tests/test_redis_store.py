@@ -47,7 +47,7 @@ def test_record_best_only_ever_raises_an_entry():
 def test_swap_in_replaces_the_live_board_and_clears_the_rebuild_key():
     redis_store.record_best("b", "old", 1, 1)
     key = redis_store.rebuild_key("b")
-    redis_store.load_entries(key, [redis_store.Entry("new", redis_store.encode(2, 2))])
+    redis_store.load_entries(key, [(redis_store.encode(2, 2), "new")])
 
     redis_store.swap_in("b", key)
 
