@@ -31,7 +31,6 @@ $(PY):
 	fi
 
 $(STAMP): requirements.txt | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
