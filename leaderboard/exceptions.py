@@ -24,3 +24,9 @@ class PointsOutOfRange(LeaderboardError):
 
 class BoardUnavailable(LeaderboardError):
     """Redis could not be reached in time; the board cannot be read or written now."""
+
+
+class RebuildInProgress(LeaderboardError):
+    def __init__(self, board: str):
+        super().__init__(f"A rebuild of board {board!r} is already running.")
+        self.board = board

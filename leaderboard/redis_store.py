@@ -8,6 +8,9 @@ where sequence is the id of the Score row that first reached those points. More 
 higher; at equal points the earlier submission sorts higher. Points use 20 bits (0..1,048,575)
 and sequences 33 bits (ids below 8,589,934,592): 53 bits, so every score is an integer that a
 double stores exactly, and `ZADD GT` keeps a player's best without a read-then-write race.
+
+A rebuild holds the board's rebuild lock; while it does, every write also lands in the rebuild
+key, so the board swapped in misses nothing committed during the rebuild.
 """
 
 import secrets
@@ -25,10 +28,14 @@ from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from .exceptions import BoardUnavailable
+from .exceptions import BoardUnavailable, RebuildInProgress
 from .limits import ENCODABLE_POINTS_MAX, SEQUENCE_BITS, SEQUENCE_LIMIT
 
 REBUILD_KEY_TTL_SECONDS = 3600
+# A rebuild refreshes its lock with every batch; a rebuild that died frees the board after this.
+REBUILD_LOCK_SECONDS = 60
+# Score/member pairs per script call: Lua's unpack() takes at most about 8,000 values.
+SCRIPT_BATCH = 3000
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -86,7 +93,8 @@ def _reset_client(*, setting: str, **kwargs) -> None:
 def _unavailable_on_error() -> Iterator[None]:
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as error:
+    except redis.RedisError as error:
+        # Unreachable, too slow, or refusing writes (OOM, MISCONF, READONLY): not usable now.
         raise BoardUnavailable(str(error)) from error
 
 
@@ -104,7 +112,11 @@ def board_key(board: str) -> str:
 
 
 def rebuild_key(board: str) -> str:
-    return f"{board_key(board)}:rebuild:{secrets.token_hex(8)}"
+    return f"{board_key(board)}:rebuild"
+
+
+def rebuild_lock_key(board: str) -> str:
+    return f"{board_key(board)}:rebuild-lock"
 
 
 def encode(points: int, sequence: int) -> int:
@@ -122,37 +134,47 @@ def decode_points(score: float) -> int:
 
 def record_best(board: str, member: str, points: int, sequence: int) -> None:
     """Raise the member's entry to this score if it is better; idempotent."""
+    raise_entries(board, [(encode(points, sequence), member)])
+
+
+def raise_entries(board: str, entries: Sequence[Entry]) -> None:
+    """Raise each entry if better (ZADD GT), on the live board and on a rebuild in progress."""
+    keys = [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
     with _unavailable_on_error():
-        client().zadd(board_key(board), {member: encode(points, sequence)}, gt=True)
+        for start in range(0, len(entries), SCRIPT_BATCH):
+            _script("raise_entries")(keys=keys, args=list(chain.from_iterable(entries[start : start + SCRIPT_BATCH])))
 
 
-def record_many_best(board: str, entries: Sequence[Entry]) -> None:
-    """`record_best` for many entries in one round trip."""
-    raise_entries(board_key(board), entries)
-
-
-def raise_entries(key: str, entries: Sequence[Entry]) -> None:
-    """ZADD GT a batch into any board key, live or rebuilding: each entry only ever rises."""
-    if not entries:
-        return
+def start_rebuild(board: str) -> None:
+    """Take the board's rebuild lock and start an empty rebuild key; RebuildInProgress if taken."""
     with _unavailable_on_error():
-        client().execute_command("ZADD", key, "GT", *chain.from_iterable(entries))
+        if not client().set(rebuild_lock_key(board), "1", nx=True, ex=REBUILD_LOCK_SECONDS):
+            raise RebuildInProgress(board)
+        client().delete(rebuild_key(board))
 
 
-def load_entries(key: str, entries: Sequence[Entry]) -> None:
-    """Write entries into a rebuild key; it expires if the rebuild dies before the swap."""
+def load_entries(board: str, entries: Sequence[Entry]) -> None:
+    """Write entries into the rebuild key, and keep the lock and key alive while the rebuild runs."""
+    key, lock = rebuild_key(board), rebuild_lock_key(board)
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=False)
-        pipe.execute_command("ZADD", key, *chain.from_iterable(entries))
+        pipe.execute_command("ZADD", key, "GT", *chain.from_iterable(entries))
         pipe.expire(key, REBUILD_KEY_TTL_SECONDS)
+        pipe.expire(lock, REBUILD_LOCK_SECONDS)
         pipe.execute()
 
 
-def swap_in(board: str, key: str) -> int:
-    """Atomically make a rebuilt key the live board (an absent key means an empty board)."""
+def swap_in(board: str) -> int:
+    """Atomically make the rebuild key the live board (absent means empty) and release the lock."""
     live = board_key(board)
+    keys = [live, rebuild_key(board), rebuild_lock_key(board), f"{live}:retired:{secrets.token_hex(8)}"]
     with _unavailable_on_error():
-        return _script("swap_board")(keys=[live, key, f"{live}:retired:{secrets.token_hex(8)}"])
+        return _script("swap_board")(keys=keys)
+
+
+def abandon_rebuild(board: str) -> None:
+    with _unavailable_on_error():
+        client().delete(rebuild_key(board), rebuild_lock_key(board))
 
 
 def delete_board(board: str) -> None:

@@ -1,4 +1,5 @@
 """Gunicorn settings, taken from the Django settings so the environment is read and checked in one place."""
+
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
@@ -12,3 +13,10 @@ worker_class = "sync"
 timeout = 30
 graceful_timeout = 10
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    # A worker that starts after another died with scores Redis missed replays them.
+    from leaderboard.services import schedule_catch_up
+
+    schedule_catch_up()

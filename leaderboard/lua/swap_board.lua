@@ -1,15 +1,18 @@
--- Make a rebuilt board the live one, atomically, without blocking Redis to free the old one.
+-- Make the rebuilt board the live one and end the rebuild, atomically, without blocking
+-- Redis to free the old board.
 -- KEYS[1] the live board
--- KEYS[2] the rebuilt board (absent when the board is now empty)
--- KEYS[3] a scratch name for the old board
+-- KEYS[2] the board's rebuild key (absent when the board is now empty)
+-- KEYS[3] the board's rebuild lock
+-- KEYS[4] a scratch name for the old board
 -- Returns the number of entries on the live board afterwards.
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('RENAME', KEYS[1], KEYS[3])
+  redis.call('RENAME', KEYS[1], KEYS[4])
   -- UNLINK frees a large old board in a background thread; RENAME over it would free it inline.
-  redis.call('UNLINK', KEYS[3])
+  redis.call('UNLINK', KEYS[4])
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('RENAME', KEYS[2], KEYS[1])
   redis.call('PERSIST', KEYS[1])
 end
+redis.call('DEL', KEYS[3])
 return redis.call('ZCARD', KEYS[1])

@@ -3,6 +3,7 @@
 A mirror that fails leaves a PendingMirror row; a background thread in the same process
 replays the backlog once Redis answers again. ZADD GT makes every replay idempotent.
 """
+
 import logging
 import threading
 import time
@@ -19,7 +20,6 @@ logger = logging.getLogger(__name__)
 _catch_up_lock = threading.Lock()
 _catch_up_running = False
 _catch_up_wanted = False
-_backlog_checked = False
 
 
 def mirror_score(board: str, username: str, points: int, score_id: int) -> None:
@@ -28,19 +28,16 @@ def mirror_score(board: str, username: str, points: int, score_id: int) -> None:
         redis_store.record_best(board, username, points, score_id)
     except BoardUnavailable as error:
         logger.warning("redis mirror failed for score %s, queued for catch-up: %s", score_id, error)
+        _queue(score_id)
+
+
+def _queue(score_id: int) -> None:
+    try:
         PendingMirror.objects.get_or_create(score_id=score_id)
-        schedule_catch_up()
-        return
-    _check_backlog_once()
-
-
-def _check_backlog_once() -> None:
-    # A process that starts after another died with a backlog picks it up on its first write.
-    global _backlog_checked
-    if not _backlog_checked:
-        _backlog_checked = True
-        if PendingMirror.objects.exists():
-            schedule_catch_up()
+    except DatabaseError:
+        # The score itself is committed; `sync_redis --check` reports it and `sync_redis` repairs it.
+        logger.exception("score %s is committed but neither mirrored nor queued", score_id)
+    schedule_catch_up()
 
 
 def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
@@ -48,7 +45,7 @@ def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
     drained = 0
     while batch := _next_pending_batch(batch_size):
         for board, entries in _group_by_board(batch).items():
-            redis_store.record_many_best(board, entries)
+            redis_store.raise_entries(board, entries)
         with transaction.atomic():
             PendingMirror.objects.filter(score_id__in=[row[0] for row in batch]).delete()
         drained += len(batch)
@@ -81,6 +78,10 @@ def schedule_catch_up() -> None:
             return
         _catch_up_running = True
     threading.Thread(target=_catch_up_loop, name="speedrank-catch-up", daemon=True).start()
+
+
+def catch_up_running() -> bool:
+    return _catch_up_running
 
 
 def _catch_up_loop() -> None:

@@ -1,19 +1,20 @@
 """Rebuilding boards in Redis from SQL, and checking them against SQL.
 
-A rebuild streams each player's best entry into a temporary key, replays what was committed
-meanwhile, and swaps the key in with RENAME, so readers never see a partial board.
+A rebuild streams each player's best entry into the board's rebuild key, which live writes
+also reach while it runs, and swaps it in atomically, so readers never see a partial board.
 """
+
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Max
 
 from .. import redis_store
-from ..exceptions import BoardNotFound
+from ..exceptions import BoardNotFound, BoardUnavailable
 from ..limits import SEQUENCE_LIMIT
-from ..models import Board, PendingMirror, Player, Score
+from ..models import Board, Player, Score
 
 CHUNK_SIZE = 10_000
 DRIFT_EXAMPLES = 10
@@ -27,7 +28,7 @@ BEST_ENTRIES_SQL = f"""
     FROM (
         SELECT player_id, MAX(points * {SEQUENCE_LIMIT} + {SEQUENCE_LIMIT - 1} - id) AS encoded
         FROM {Score._meta.db_table}
-        WHERE board_id = %s AND id > %s AND id <= %s
+        WHERE board_id = %s
         GROUP BY player_id
     ) AS best
     JOIN {Player._meta.db_table} AS player ON player.id = best.player_id
@@ -39,7 +40,6 @@ BEST_ENTRIES_SQL = f"""
 class RebuildResult:
     board: str
     players: int
-    replayed: int
     seconds: float
 
 
@@ -64,47 +64,46 @@ def boards(slug: str | None = None) -> list[Board]:
     return found
 
 
-def rebuild_board(*, board: Board, chunk_size: int = CHUNK_SIZE, progress: Callable[[int], None] = None) -> RebuildResult:
-    """Replace the board in Redis by the best entry of every player in SQL."""
+def rebuild_board(
+    *, board: Board, chunk_size: int = CHUNK_SIZE, progress: Callable[[int], None] = None
+) -> RebuildResult:
+    """Replace the board in Redis by the best entry of every player in SQL; one rebuild per board at a time."""
     started = time.perf_counter()
-    snapshot_id = _last_score_id(board)
-    key = redis_store.rebuild_key(board.slug)
+    # The lock comes first: a score committed after it is also written to the rebuild key by
+    # its mirror, and one committed before it is in the SQL read that starts after it.
+    redis_store.start_rebuild(board.slug)
+    try:
+        loaded = _load_rebuild_key(board, chunk_size, progress)
+    except BaseException:
+        _abandon_rebuild(board)
+        raise
+    redis_store.swap_in(board.slug)
+    return RebuildResult(board.slug, loaded, time.perf_counter() - started)
+
+
+def _load_rebuild_key(board: Board, chunk_size: int, progress: Callable[[int], None] | None) -> int:
     loaded = 0
-    for entries in best_entry_batches(board, upto_id=snapshot_id, batch_size=chunk_size):
-        redis_store.load_entries(key, entries)
+    for entries in best_entry_batches(board, batch_size=chunk_size):
+        redis_store.load_entries(board.slug, entries)
         loaded += len(entries)
         if progress:
             progress(len(entries))
-    replayed = _replay_since(board, snapshot_id, key)
-    redis_store.swap_in(board.slug, key)
-    # Scores mirrored into the old key just before the swap are replayed onto the new one.
-    final_id = _last_score_id(board)
-    _replay_since(board, snapshot_id, redis_store.board_key(board.slug))
-    PendingMirror.objects.filter(score__board=board, score_id__lte=final_id).delete()
-    return RebuildResult(board.slug, loaded, replayed, time.perf_counter() - started)
+    return loaded
 
 
-def best_entry_batches(
-    board: Board, *, after_id: int = 0, upto_id: int = SEQUENCE_LIMIT, batch_size: int = CHUNK_SIZE
-) -> Iterator[list[redis_store.Entry]]:
-    """Each player's best entry among the board's scores with after_id < id <= upto_id, best first."""
+def _abandon_rebuild(board: Board) -> None:
+    # If Redis itself failed, the lock and the key expire on their own.
+    with suppress(BoardUnavailable):
+        redis_store.abandon_rebuild(board.slug)
+
+
+def best_entry_batches(board: Board, *, batch_size: int = CHUNK_SIZE) -> Iterator[list[redis_store.Entry]]:
+    """Each player's best entry on the board, best first, in batches."""
     # chunked_cursor streams (a server-side cursor on PostgreSQL), so memory stays flat.
     with connection.chunked_cursor() as cursor:
-        cursor.execute(BEST_ENTRIES_SQL, [board.id, after_id, upto_id])
+        cursor.execute(BEST_ENTRIES_SQL, [board.id])
         while rows := cursor.fetchmany(batch_size):
             yield rows
-
-
-def _replay_since(board: Board, after_id: int, key: str) -> int:
-    replayed = 0
-    for entries in best_entry_batches(board, after_id=after_id):
-        redis_store.raise_entries(key, entries)
-        replayed += len(entries)
-    return replayed
-
-
-def _last_score_id(board: Board) -> int:
-    return Score.objects.filter(board=board).aggregate(last=Max("id"))["last"] or 0
 
 
 def check_board(*, board: Board, chunk_size: int = CHUNK_SIZE) -> BoardDrift:

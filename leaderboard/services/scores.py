@@ -1,4 +1,5 @@
 """Submitting a score: the SQL commit acknowledges it, the Redis mirror follows the commit."""
+
 from functools import partial
 
 from django.db import transaction
@@ -19,7 +20,7 @@ def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_
         # unique constraint settles concurrent first submissions of one username.
         player, _created = Player.objects.get_or_create(username=username)
         score = Score.objects.create(board=board, player=player, points=points)
-        transaction.on_commit(partial(mirror_score, board.slug, username, points, score.id))
+        transaction.on_commit(partial(mirror_score, board.slug, username, points, score.id), robust=True)
     return score
 
 

@@ -1,4 +1,5 @@
 """Real servers for the suite: a redis-server of its own (pytest-redis) and pytest-django's database."""
+
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from rest_framework.test import APIClient
 from leaderboard import redis_store
 from leaderboard.limits import DEFAULT_BOARD_NAME, DEFAULT_BOARD_SLUG, POINTS_MAX
 from leaderboard.models import Board
+from leaderboard.services import mirror
 
 redis_server = factories.redis_proc(port=None)
 
@@ -37,6 +39,14 @@ def _use_test_redis(redis_url):
 def _empty_redis(_use_test_redis):
     redis_store.client().flushdb()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _catch_up_finishes(django_db_blocker):
+    """A catch-up thread a test started finishes before the next test, with the database reachable."""
+    yield
+    with django_db_blocker.unblock():
+        wait_until(lambda: not mirror.catch_up_running(), timeout=10)
 
 
 @pytest.fixture

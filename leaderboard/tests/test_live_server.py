@@ -1,4 +1,5 @@
 """Against gunicorn with several worker processes: concurrent writes on SQLite, read-your-writes."""
+
 import json
 import sqlite3
 import threading
@@ -9,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from leaderboard.models import Player, Score
+from leaderboard.models import PendingMirror, Player, Score
 
-from .conftest import LiveServer
+from .conftest import LiveServer, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -53,7 +54,8 @@ def test_64_concurrent_first_submissions_of_one_name_make_one_player(live_gunico
     assert Player.objects.filter(username="newcomer").count() == 1
     assert Score.objects.filter(player__username="newcomer").count() == 64
     assert get_json(f"{live_gunicorn.url}/api/my-rank/?username=newcomer") == (
-        200, {"username": "newcomer", "rank": 1, "points": 1063}
+        200,
+        {"username": "newcomer", "rank": 1, "points": 1063},
     )
 
 
@@ -76,10 +78,12 @@ def test_a_player_sees_their_new_rank_right_after_scoring(live_gunicorn):
     assert post_score(live_gunicorn.url, "amy", 30) == 201
 
     assert get_json(f"{live_gunicorn.url}/api/my-rank/?username=amy") == (
-        200, {"username": "amy", "rank": 1, "points": 30}
+        200,
+        {"username": "amy", "rank": 1, "points": 30},
     )
     assert get_json(f"{live_gunicorn.url}/api/top-players/") == (
-        200, [{"rank": 1, "username": "amy", "points": 30}, {"rank": 2, "username": "bob", "points": 20}]
+        200,
+        [{"rank": 1, "username": "amy", "points": 30}, {"rank": 2, "username": "bob", "points": 20}],
     )
 
 
@@ -101,3 +105,18 @@ def test_a_writer_kept_waiting_past_the_busy_timeout_gets_503_with_retry_after(d
     assert retried == 201
     assert Score.objects.count() == 1
     assert "Traceback" not in log
+
+
+def test_a_worker_that_starts_with_a_backlog_replays_it(default_board, redis_url, tmp_path):
+    player = Player.objects.create(username="queued")
+    score = Score.objects.create(board=default_board, player=player, points=77)
+    PendingMirror.objects.create(score=score)  # committed while Redis was away, never mirrored
+
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log", workers=1)
+    try:
+        wait_until(lambda: not PendingMirror.objects.exists(), timeout=10)
+        answer = get_json(f"{server.url}/api/my-rank/?username=queued")
+    finally:
+        server.stop()
+
+    assert answer == (200, {"username": "queued", "rank": 1, "points": 77})

@@ -1,7 +1,9 @@
 """The score encoding and the board commands, against a real Redis."""
+
 import pytest
 
 from leaderboard import redis_store
+from leaderboard.exceptions import RebuildInProgress
 from leaderboard.limits import ENCODABLE_POINTS_MAX, POINTS_MAX, SEQUENCE_LIMIT
 
 LAST_SEQUENCE = SEQUENCE_LIMIT - 1
@@ -44,24 +46,51 @@ def test_record_best_only_ever_raises_an_entry():
     assert redis_store.encoded_scores("b", ["p"]) == [redis_store.encode(500, 10)]
 
 
-def test_swap_in_replaces_the_live_board_and_clears_the_rebuild_key():
+def test_swap_in_replaces_the_live_board_and_releases_the_rebuild():
     redis_store.record_best("b", "old", 1, 1)
-    key = redis_store.rebuild_key("b")
-    redis_store.load_entries(key, [(redis_store.encode(2, 2), "new")])
+    redis_store.start_rebuild("b")
+    redis_store.load_entries("b", [(redis_store.encode(2, 2), "new")])
 
-    redis_store.swap_in("b", key)
+    redis_store.swap_in("b")
 
     assert redis_store.top("b", 10) == [("new", 2)]
-    assert redis_store.client().exists(key) == 0
+    assert redis_store.client().exists(redis_store.rebuild_key("b"), redis_store.rebuild_lock_key("b")) == 0
     assert redis_store.client().ttl(redis_store.board_key("b")) == -1
 
 
 def test_swapping_in_a_rebuild_with_no_entries_empties_the_board():
     redis_store.record_best("b", "old", 1, 1)
+    redis_store.start_rebuild("b")
 
-    redis_store.swap_in("b", redis_store.rebuild_key("b"))
+    redis_store.swap_in("b")
 
     assert redis_store.total_members("b") == 0
+
+
+def test_writes_during_a_rebuild_reach_the_rebuilt_board():
+    redis_store.start_rebuild("b")
+    redis_store.load_entries("b", [(redis_store.encode(5, 1), "amy")])
+    redis_store.record_best("b", "amy", 9, 3)  # a better score committed mid-rebuild
+    redis_store.record_best("b", "bob", 7, 4)  # a new player mid-rebuild
+    redis_store.load_entries("b", [(redis_store.encode(6, 2), "bob")])  # SQL's older view of bob
+
+    redis_store.swap_in("b")
+
+    assert redis_store.top("b", 10) == [("amy", 9), ("bob", 7)]
+
+
+def test_only_one_rebuild_of_a_board_runs_at_a_time():
+    redis_store.start_rebuild("b")
+
+    with pytest.raises(RebuildInProgress):
+        redis_store.start_rebuild("b")
+    redis_store.start_rebuild("other")  # other boards are not held up
+
+
+def test_outside_a_rebuild_writes_touch_only_the_live_board():
+    redis_store.record_best("b", "amy", 1, 1)
+
+    assert redis_store.client().exists(redis_store.rebuild_key("b")) == 0
 
 
 def test_a_board_and_its_rebuild_keys_share_a_cluster_hash_tag():

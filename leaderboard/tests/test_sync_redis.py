@@ -1,4 +1,5 @@
 """manage.py sync_redis: rebuild boards from SQL, atomically, and --check them for drift."""
+
 import random
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def test_a_rebuild_repairs_missing_wrong_and_extra_entries(played):
 def test_a_rebuild_leaves_no_temporary_key_behind(played):
     sync_redis()
 
-    assert [key for key in redis_store.client().scan_iter("*") if "rebuild" in key or "retired" in key] == []
+    assert sorted(redis_store.client().scan_iter("*")) == [redis_store.board_key("default")]
 
 
 def test_check_reports_a_clean_board(played):
@@ -96,6 +97,28 @@ def test_board_limits_the_rebuild_to_one_board(played, django_capture_on_commit_
 
     assert redis_store.total_members("default") == 0
     assert redis_store.top("other", 10) == [("amy", 3)]
+
+
+def test_a_rebuild_while_another_runs_is_refused(played):
+    redis_store.start_rebuild("default")
+
+    with pytest.raises(CommandError, match="A rebuild of board 'default' is already running."):
+        sync_redis()
+    assert whole_board() == played
+
+
+def test_a_failed_rebuild_releases_the_board(played):
+    board = Board.objects.get(slug="default")
+
+    def fail_after_the_first_batch(loaded):
+        raise RuntimeError("the rebuild died half way")
+
+    with pytest.raises(RuntimeError):
+        services.rebuild_board(board=board, chunk_size=10, progress=fail_after_the_first_batch)
+
+    assert whole_board() == played
+    assert redis_store.client().exists(redis_store.rebuild_key("default"), redis_store.rebuild_lock_key("default")) == 0
+    assert sync_redis().startswith(f"default: rebuilt {len(played)} players")
 
 
 def test_an_unknown_board_is_a_command_error(db):
@@ -184,7 +207,11 @@ def test_check_exits_non_zero_on_drift_from_the_command_line(default_board, redi
     }
 
     check = subprocess.run(
-        [sys.executable, "manage.py", "sync_redis", "--check"], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+        [sys.executable, "manage.py", "sync_redis", "--check"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
     )
 
     assert check.returncode == 1

@@ -1,9 +1,11 @@
 """manage.py sync_redis: rebuild boards in Redis from SQL, or --check them for drift."""
+
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ... import services
-from ...exceptions import BoardNotFound, BoardUnavailable
+from ...exceptions import BoardNotFound, BoardUnavailable, RebuildInProgress
+from ...services.rebuild import DRIFT_EXAMPLES
 
 
 class Command(BaseCommand):
@@ -21,7 +23,7 @@ class Command(BaseCommand):
             else:
                 for each in boards:
                     self._rebuild(each)
-        except (BoardNotFound, BoardUnavailable) as error:
+        except (BoardNotFound, BoardUnavailable, RebuildInProgress) as error:
             raise CommandError(str(error)) from error
 
     def _check_all(self, boards) -> None:
@@ -32,10 +34,7 @@ class Command(BaseCommand):
     def _rebuild(self, board) -> None:
         with tqdm(desc=f"rebuild {board.slug}", unit=" players", file=self.stderr, disable=None) as bar:
             result = services.rebuild_board(board=board, progress=bar.update)
-        self.stdout.write(
-            f"{result.board}: rebuilt {result.players} players in {result.seconds:.2f}s "
-            f"({result.replayed} replayed from writes during the rebuild)"
-        )
+        self.stdout.write(f"{result.board}: rebuilt {result.players} players in {result.seconds:.2f}s")
 
     def _check(self, board) -> bool:
         drift = services.check_board(board=board)
@@ -43,10 +42,10 @@ class Command(BaseCommand):
             f"{drift.board}: checked {drift.checked} players: {len(drift.missing)} missing, "
             f"{len(drift.wrong)} wrong, {len(drift.extra)} extra"
         )
-        for member in drift.missing[: services.rebuild.DRIFT_EXAMPLES]:
+        for member in drift.missing[:DRIFT_EXAMPLES]:
             self.stdout.write(f"  missing {member!r}")
-        for member, expected, found in drift.wrong[: services.rebuild.DRIFT_EXAMPLES]:
+        for member, expected, found in drift.wrong[:DRIFT_EXAMPLES]:
             self.stdout.write(f"  wrong   {member!r}: SQL {expected}, Redis {found}")
-        for member in drift.extra[: services.rebuild.DRIFT_EXAMPLES]:
+        for member in drift.extra[:DRIFT_EXAMPLES]:
             self.stdout.write(f"  extra   {member!r}")
         return not drift.clean
