@@ -5,16 +5,16 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PYTHONS := python3.13 python3.12 python3.11 python3
+PYTHONS := python3.15 python3.14 python3.13 python3.12 python3.11 python3
 LOCAL_REDIS := speedrank/scripts/local_redis.sh
 BENCH_PLAYERS ?= 1000000
 
-.PHONY: help install redis-server migrate run dev test bench loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server migrate run dev test lint bench loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run        install what is missing, migrate, serve with gunicorn on HOST:PORT (127.0.0.1:8000)"
 	@echo "make dev        the same with Django's autoreloading runserver"
-	@echo "make test       install what is missing and run the whole test suite"
+	@echo "make test       install what is missing, lint, and run the whole test suite"
 	@echo "make bench      SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
 	@echo "make loadtest   Locust, headless, against LOADTEST_HOST (default http://127.0.0.1:8000)"
 
@@ -24,20 +24,29 @@ $(PY):
 	@py=""; for candidate in $(PYTHONS); do \
 	  if command -v $$candidate >/dev/null && $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then py=$$candidate; break; fi; \
 	done; \
-	if [ -z "$$py" ]; then echo "SpeedRank needs Python 3.11 or newer; none found on PATH." >&2; exit 1; fi; \
+	if [ -z "$$py" ]; then \
+	  echo "no Python 3.11 or newer on PATH: installing Debian's python3"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; py=python3; \
+	fi; \
 	if ! $$py -m venv $(VENV) 2>/dev/null; then \
-	  echo "installing python3-venv"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
-	  rm -rf $(VENV); $$py -m venv $(VENV); \
+	  venv_package=$$($$py -c 'import sys; print(f"python3.{sys.version_info.minor}-venv")'); \
+	  echo "installing $$venv_package"; rm -rf $(VENV); \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$venv_package >/dev/null; \
+	  $$py -m venv $(VENV); \
 	fi
 
 $(STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
+# Debian starts and enables its own redis-server service on install; SpeedRank runs its own
+# under var/ (or uses REDIS_URL), so the service is stopped and disabled again.
 redis-server:
 	@command -v redis-server >/dev/null || { \
 	  echo "installing redis-server"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
+	  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; \
+	  else service redis-server stop >/dev/null 2>&1 || true; fi; }
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -48,19 +57,21 @@ redis-start: redis-server
 redis-stop:
 	@$(LOCAL_REDIS) stop
 
-# Without REDIS_URL, serve against a redis-server of our own under var/, and stop it on exit.
+# Without REDIS_URL, serve against a redis-server of our own under var/, stopped again on exit.
+SERVE := $(VENV)/bin/gunicorn -c speedrank/gunicorn.conf.py speedrank.wsgi
 run: migrate
-	@if [ -n "$$REDIS_URL" ]; then exec $(VENV)/bin/gunicorn -c speedrank/gunicorn.conf.py speedrank.wsgi; fi; \
-	started=$$($(LOCAL_REDIS) start); echo "$$started"; \
-	case "$$started" in started*) trap '$(LOCAL_REDIS) stop' EXIT INT TERM;; esac; \
-	$(VENV)/bin/gunicorn -c speedrank/gunicorn.conf.py speedrank.wsgi
+	@if [ -n "$$REDIS_URL" ]; then $(SERVE); else $(LOCAL_REDIS) run $(SERVE); fi
 
 dev: migrate
-	@[ -n "$$REDIS_URL" ] || $(LOCAL_REDIS) start
-	$(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}
+	@if [ -n "$$REDIS_URL" ]; then $(DEV_SERVE); else $(LOCAL_REDIS) run $(DEV_SERVE); fi
+DEV_SERVE = $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}
 
-test: install
+test: install lint
 	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 sync-redis: install
 	$(PY) manage.py sync_redis

@@ -3,6 +3,7 @@
 Run as `python benchmarks/bench_reads.py --players N [--repeats R]` (`make bench`): it starts its
 own redis-server and SQLite file in a temporary directory, prints medians, and leaves nothing behind.
 """
+
 import argparse
 import os
 import random
@@ -70,10 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     print_machine(args)
     try:
-        with tempfile.TemporaryDirectory(prefix="speedrank-bench-") as workdir:
-            with redis_server(Path(workdir)) as socket:
-                setup_django(Path(workdir), socket)
-                return run(args.players, args.repeats)
+        with tempfile.TemporaryDirectory(prefix="speedrank-bench-") as workdir, redis_server(Path(workdir)) as socket:
+            setup_django(Path(workdir), socket)
+            return run(args.players, args.repeats)
     except KeyboardInterrupt:
         print("interrupted; redis-server stopped and temporary files removed", file=sys.stderr)
         return 130

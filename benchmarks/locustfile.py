@@ -2,6 +2,7 @@
 
 Run through `make loadtest`; LOADTEST_PLAYERS, LOADTEST_MIN_WAIT and LOADTEST_MAX_WAIT shape the load.
 """
+
 import os
 import random
 

@@ -1,4 +1,5 @@
 """The leaderboard app: durable scores in SQL, boards mirrored in Redis."""
+
 from django.apps import AppConfig
 
 

@@ -1,4 +1,5 @@
 """Health of the two backing services, for /health/ and operators."""
+
 from django.db import DatabaseError, connection
 
 from . import redis_store

@@ -1,4 +1,5 @@
 """Durable truth in SQL: boards, players and the append-only history of scores."""
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -9,8 +10,16 @@ from .limits import ENCODABLE_POINTS_MAX, SEQUENCE_LIMIT, USERNAME_MAX_LENGTH
 class Board(models.Model):
     """A leaderboard (one per game); the seed API serves the 'default' board."""
 
+    class Order(models.TextChoices):
+        DESC = "desc", "higher is better"
+
+    class Operator(models.TextChoices):
+        BEST = "best", "keep each player's best"
+
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    order = models.CharField(max_length=8, choices=Order.choices, default=Order.DESC)
+    operator = models.CharField(max_length=16, choices=Operator.choices, default=Operator.BEST)
     min_points = models.BigIntegerField(default=0)
     max_points = models.BigIntegerField(default=ENCODABLE_POINTS_MAX)
     created_at = models.DateTimeField(default=timezone.now)
@@ -21,6 +30,8 @@ class Board(models.Model):
                 condition=Q(min_points__gte=0, max_points__lte=ENCODABLE_POINTS_MAX, min_points__lte=F("max_points")),
                 name="board_points_range_encodable",
             ),
+            # The rules the services implement today; more orders and operators come as they do.
+            models.CheckConstraint(condition=Q(order="desc", operator="best"), name="board_rules_supported"),
         ]
 
     def __str__(self) -> str:
@@ -41,7 +52,7 @@ class Player(models.Model):
 class Score(models.Model):
     """One submission, never updated: a board is rebuilt from these rows.
 
-    The id orders submissions as they committed, so it decides ties: at equal points the
+    The id orders submissions as they were stored, so it decides ties: at equal points the
     lower id reached the score first.
     """
 
@@ -63,9 +74,15 @@ class Score(models.Model):
             models.CheckConstraint(condition=Q(id__lt=SEQUENCE_LIMIT), name="score_id_encodable"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.player_id} scored {self.points} on board {self.board_id}"
+
 
 class PendingMirror(models.Model):
     """A committed score whose Redis mirror failed; the catch-up replays and deletes it."""
 
     score = models.OneToOneField(Score, on_delete=models.CASCADE, primary_key=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"score {self.score_id} awaiting its mirror"

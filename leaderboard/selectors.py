@@ -1,4 +1,5 @@
 """Reads of the boards, answered from Redis alone (never SQL)."""
+
 from dataclasses import dataclass
 
 from . import redis_store

@@ -4,7 +4,9 @@ Every variable is listed in the README's configuration table. A malformed value
 stops the process at start with ImproperlyConfigured naming the variable.
 """
 
+import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +18,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored runtime state: SQLite file, local Redis, generated secret
 VAR_DIR.mkdir(exist_ok=True)
 
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -91,9 +95,29 @@ def database_from_url(url: str) -> dict:
 
 
 def redis_url(url: str) -> str:
-    if urlsplit(url).scheme not in {"redis", "rediss", "unix"}:
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://; got {url!r}.")
+    try:
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        raise ImproperlyConfigured(f"REDIS_URL has a malformed port; got {url!r}.") from None
     return url
+
+
+def bind_host(host: str) -> str:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.fullmatch(host):
+            raise ImproperlyConfigured(f"HOST must be an IP address or a host name; got {host!r}.") from None
+    return host
+
+
+def log_level(level: str) -> str:
+    if level.upper() not in _LOG_LEVELS:
+        raise ImproperlyConfigured(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}; got {level!r}.")
+    return level.upper()
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -101,7 +125,7 @@ SECRET_KEY = env_str("SECRET_KEY", "") or secret_key_from_file(VAR_DIR / "secret
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 # Where gunicorn listens (read by speedrank/gunicorn.conf.py).
-SERVER_HOST = env_str("HOST", "127.0.0.1")
+SERVER_HOST = bind_host(env_str("HOST", "127.0.0.1"))
 SERVER_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 SERVER_WORKERS = env_int("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1, minimum=1, maximum=256)
 
@@ -168,7 +192,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": log_level(env_str("LOG_LEVEL", "INFO"))},
     # A 4xx is the client's mistake and answered as JSON; logging each one would flood the log under load.
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -1,4 +1,5 @@
 """Mounts the seed API (/api/), the health check, and JSON answers for unknown paths."""
+
 from django.urls import include, path
 
 from leaderboard.api import health

@@ -1,4 +1,5 @@
 """The one place where domain errors become HTTP answers."""
+
 import logging
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """Serializer fields that hold JSON input to exactly what the contract allows."""
+
 import unicodedata
 
 from rest_framework import serializers

@@ -1,4 +1,5 @@
 """GET /health/: 200 when the database and Redis both answer, 503 naming the one that failed."""
+
 from rest_framework.response import Response
 from rest_framework.views import APIView
 

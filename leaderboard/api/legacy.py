@@ -1,4 +1,5 @@
 """The seed API under /api/: its paths and JSON shapes are a contract existing clients rely on."""
+
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView

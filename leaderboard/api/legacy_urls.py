@@ -1,4 +1,5 @@
 """Routes of the seed API; the trailing slash is optional, and top-10/ and rank/ are aliases."""
+
 from django.urls import re_path
 
 from . import legacy

@@ -1,4 +1,5 @@
 """GET /health/: 200 when the database and Redis answer, 503 naming the one that failed."""
+
 import urllib.error
 import urllib.request
 
@@ -31,7 +32,9 @@ def test_health_is_503_naming_redis_when_it_is_down(api):
 @pytest.mark.server
 def test_health_is_503_naming_the_database_when_it_cannot_be_opened(redis_url, tmp_path):
     server = LiveServer(
-        redis_url=redis_url, log_path=tmp_path / "gunicorn.log", workers=1,
+        redis_url=redis_url,
+        log_path=tmp_path / "gunicorn.log",
+        workers=1,
         database_url=f"sqlite:///{tmp_path}/missing-dir/db.sqlite3",
     )
     try:

@@ -1,4 +1,5 @@
 """Ranking semantics: higher is better, best kept, ties go to whoever reached the score first."""
+
 import random
 
 import pytest

@@ -1,4 +1,5 @@
 """Redis unreachable or hung: writes are still committed and acknowledged, reads answer 503 fast."""
+
 import socket
 import time
 

@@ -1,4 +1,5 @@
 """Reads come from Redis alone: these tests have no database access, so any SQL query would fail them."""
+
 from leaderboard import redis_store, selectors
 from leaderboard.selectors import RankedPlayer
 

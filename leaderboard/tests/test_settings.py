@@ -1,4 +1,5 @@
 """Settings: SQLite pragmas really take effect, and malformed environment values stop the start."""
+
 import os
 import stat
 import subprocess
@@ -9,7 +10,6 @@ from django.conf import settings
 from django.db import connection
 
 from speedrank.settings import secret_key_from_file
-
 
 sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite settings")
 
@@ -23,12 +23,6 @@ def test_sqlite_pragmas_take_effect_on_every_connection(pragma, value):
         assert cursor.fetchone()[0] == value
 
 
-@sqlite_only
-@pytest.mark.django_db
-def test_sqlite_transactions_take_the_write_lock_at_begin():
-    assert connection.transaction_mode == "IMMEDIATE"
-
-
 @pytest.mark.parametrize(
     "name, value, message",
     [
@@ -39,13 +33,20 @@ def test_sqlite_transactions_take_the_write_lock_at_begin():
         ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must start with redis://, rediss:// or unix://"),
         ("REDIS_SOCKET_TIMEOUT", "soon", "REDIS_SOCKET_TIMEOUT must be a number; got 'soon'."),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be between 1 and 256; got 0."),
+        ("REDIS_URL", "redis://127.0.0.1:notaport/0", "REDIS_URL has a malformed port"),
+        ("HOST", "bad host", "HOST must be an IP address or a host name; got 'bad host'."),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL; got 'loud'."),
     ],
 )
 def test_a_malformed_value_stops_the_start_with_a_clear_message(name, value, message):
     env = {**os.environ, "SECRET_KEY": "test", name: value}
 
     result = subprocess.run(
-        [sys.executable, "-c", "import speedrank.settings"], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+        [sys.executable, "-c", "import speedrank.settings"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
     )
 
     assert result.returncode != 0
@@ -63,5 +64,31 @@ def test_the_secret_key_is_generated_once_and_kept_private(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_debug_is_off_unless_asked_for():
-    assert settings.DEBUG is False
+def test_debug_is_off_and_the_server_is_on_loopback_by_default():
+    env = {name: value for name, value in os.environ.items() if name not in {"DEBUG", "HOST", "PORT"}}
+    code = "import speedrank.settings as s; print(s.DEBUG, s.SERVER_HOST, s.SERVER_PORT)"
+
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env={**env, "SECRET_KEY": "test"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.strip() == "False 127.0.0.1 8000"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::1", "api.example.com", "localhost"])
+def test_hosts_that_can_be_bound_are_accepted(host):
+    result = subprocess.run(
+        [sys.executable, "-c", "import speedrank.settings as s; print(s.SERVER_HOST)"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "SECRET_KEY": "test", "HOST": host},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.strip() == host
