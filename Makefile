@@ -22,7 +22,7 @@ install: $(STAMP) redis-server
 
 $(PY):
 	@py=""; for candidate in $(PYTHONS); do \
-	  if command -v $$candidate >/dev/null && $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then py=$$candidate; break; fi; \
+	  if $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then py=$$candidate; break; fi; \
 	done; \
 	if [ -z "$$py" ]; then \
 	  echo "no Python 3.11 or newer on PATH: installing Debian's python3"; \
