@@ -22,6 +22,13 @@ class PointsOutOfRange(LeaderboardError):
         super().__init__(f"Points must be between {minimum} and {maximum}; got {points}.")
 
 
+class TotalOutOfRange(LeaderboardError):
+    """An increment would take a running total outside the board's range."""
+
+    def __init__(self, total: int, minimum: int, maximum: int):
+        super().__init__(f"This score would make the total {total}, outside {minimum}..{maximum}.")
+
+
 class BoardUnavailable(LeaderboardError):
     """Redis could not be reached in time; the board cannot be read or written now."""
 
@@ -30,3 +37,16 @@ class RebuildInProgress(LeaderboardError):
     def __init__(self, board: str):
         super().__init__(f"A rebuild of board {board!r} is already running.")
         self.board = board
+
+
+class GameAlreadyExists(LeaderboardError):
+    def __init__(self, slug: str):
+        super().__init__(f"A game with game_id {slug!r} already exists.")
+
+
+class InvalidGame(LeaderboardError):
+    """A game's settings break a rule; `problems` maps each field to what is wrong."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems.items()))
+        self.problems = problems

@@ -9,8 +9,11 @@ DEFAULT_BOARD_SLUG = "default"
 DEFAULT_BOARD_NAME = "Default leaderboard"
 
 # Bit budget of a board entry's sorted-set score (see redis_store): 20 + 33 = 53 bits,
-# the integers a double holds exactly. Points fit in 0..1,048,575 and score ids stay below 2**33.
+# the integers a double holds exactly. A board's max_score - min_score fits in 20 bits
+# (1,048,575) and score ids stay below 2**33.
 POINTS_BITS = 20
 SEQUENCE_BITS = 33
 ENCODABLE_POINTS_MAX = 2**POINTS_BITS - 1
 SEQUENCE_LIMIT = 2**SEQUENCE_BITS
+
+SESSION_SECONDS_DEFAULT = 3600

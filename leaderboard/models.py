@@ -1,20 +1,30 @@
 """Durable truth in SQL: boards, players and the append-only history of scores."""
 
+import uuid
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .limits import ENCODABLE_POINTS_MAX, SEQUENCE_LIMIT, USERNAME_MAX_LENGTH
+from .limits import ENCODABLE_POINTS_MAX, SEQUENCE_LIMIT, SESSION_SECONDS_DEFAULT, USERNAME_MAX_LENGTH
+from .rules import BoardRules
 
 
 class Board(models.Model):
-    """A leaderboard (one per game); the seed API serves the 'default' board."""
+    """A leaderboard (one per game); the seed API serves the 'default' board.
+
+    Its rules (order, operator, score range) are fixed once created: the encoded entries in
+    Redis depend on them.
+    """
 
     class Order(models.TextChoices):
         DESC = "desc", "higher is better"
+        ASC = "asc", "lower is better"
 
     class Operator(models.TextChoices):
         BEST = "best", "keep each player's best"
+        LATEST = "latest", "keep each player's latest"
+        INCREMENT = "increment", "add to each player's running total"
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -22,20 +32,29 @@ class Board(models.Model):
     operator = models.CharField(max_length=16, choices=Operator.choices, default=Operator.BEST)
     min_points = models.BigIntegerField(default=0)
     max_points = models.BigIntegerField(default=ENCODABLE_POINTS_MAX)
+    max_points_per_second = models.FloatField(null=True, blank=True)
+    max_session_seconds = models.PositiveIntegerField(default=SESSION_SECONDS_DEFAULT)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(min_points__gte=0, max_points__lte=ENCODABLE_POINTS_MAX, min_points__lte=F("max_points")),
-                name="board_points_range_encodable",
+                condition=Q(max_points__gte=F("min_points"), max_points__lte=F("min_points") + ENCODABLE_POINTS_MAX),
+                name="board_score_range_encodable",
             ),
-            # The rules the services implement today; more orders and operators come as they do.
-            models.CheckConstraint(condition=Q(order="desc", operator="best"), name="board_rules_supported"),
+            models.CheckConstraint(
+                condition=Q(max_points_per_second__isnull=True) | Q(max_points_per_second__gt=0),
+                name="board_rate_positive",
+            ),
+            models.CheckConstraint(condition=Q(max_session_seconds__gte=1), name="board_session_seconds_positive"),
         ]
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def rules(self) -> BoardRules:
+        return BoardRules(self.order, self.operator, self.min_points, self.max_points)
 
 
 class Player(models.Model):
@@ -60,6 +79,8 @@ class Score(models.Model):
     player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="scores")
     points = models.BigIntegerField()
     achieved_at = models.DateTimeField(default=timezone.now)
+    # One session, one score: the unique constraint holds however concurrent the submissions.
+    session = models.OneToOneField("PlaySession", null=True, blank=True, on_delete=models.PROTECT, related_name="score")
 
     class Meta:
         indexes = [
@@ -67,15 +88,76 @@ class Score(models.Model):
             models.Index(fields=["board", "player", "points", "id"], name="score_board_best_idx"),
             models.Index(fields=["player", "achieved_at"], name="score_player_history_idx"),
         ]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(points__gte=0, points__lte=ENCODABLE_POINTS_MAX), name="score_points_encodable"
-            ),
-            models.CheckConstraint(condition=Q(id__lt=SEQUENCE_LIMIT), name="score_id_encodable"),
-        ]
+        constraints = [models.CheckConstraint(condition=Q(id__lt=SEQUENCE_LIMIT), name="score_id_encodable")]
 
     def __str__(self) -> str:
         return f"{self.player_id} scored {self.points} on board {self.board_id}"
+
+
+class BoardEntry(models.Model):
+    """A player's current entry on a board, as the board's operator made it: the truth Redis mirrors.
+
+    reached_seq is the id of the Score that brought the entry to its value; it breaks ties.
+    """
+
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="entries")
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="entries")
+    value = models.BigIntegerField()
+    reached_seq = models.BigIntegerField()
+    submissions = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["board", "player"], name="board_entry_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.player_id} holds {self.value} on board {self.board_id}"
+
+
+class PlaySession(models.Model):
+    """A play session issued by the server; a score submitted through it is checked against it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="sessions")
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="sessions")
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class ApiKey(models.Model):
+    """A credential for admin or trusted-server calls; only a SHA-256 of the key is stored."""
+
+    class Scope(models.TextChoices):
+        ADMIN = "admin", "manage games"
+        SERVER = "server", "submit scores without a session"
+
+    name = models.CharField(max_length=100, unique=True)
+    scope = models.CharField(max_length=16, choices=Scope.choices)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.scope})"
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to a keyed request, replayed to retries of the same request."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class PendingMirror(models.Model):

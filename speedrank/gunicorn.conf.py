@@ -16,7 +16,9 @@ errorlog = "-"
 
 
 def post_worker_init(worker):
-    # A worker that starts after another died with scores Redis missed replays them.
-    from leaderboard.services import schedule_catch_up
+    # A worker that starts after another died with scores Redis missed replays them, and
+    # republishes the games' rules in case Redis lost them.
+    from leaderboard.services import publish_all_rules, schedule_catch_up
 
     schedule_catch_up()
+    publish_all_rules()

@@ -150,6 +150,8 @@ REDIS_CONNECT_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 0.25, minimum=0.01, m
 REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 0.5, minimum=0.01, maximum=30.0)
 # Seconds a client is told to wait (Retry-After) when the board cannot be read.
 RETRY_AFTER_SECONDS = 1
+# Seconds a player's profile stays cached in Redis (it is also dropped when the player scores).
+PROFILE_CACHE_SECONDS = env_int("PROFILE_CACHE_SECONDS", 60, minimum=1, maximum=86400)
 # Seconds between attempts to replay scores whose Redis mirror failed.
 MIRROR_CATCH_UP_INTERVAL = env_float("MIRROR_CATCH_UP_INTERVAL", 1.0, minimum=0.05, maximum=60.0)
 

@@ -1,7 +1,8 @@
-"""Mirroring committed scores into Redis, and catching up on the ones Redis missed.
+"""Mirroring committed entries into Redis, and catching up on the ones Redis missed.
 
 A mirror that fails leaves a PendingMirror row; a background thread in the same process
-replays the backlog once Redis answers again. ZADD GT makes every replay idempotent.
+replays the backlog once Redis answers again. A replay writes the entry's current state from
+SQL, and Redis keeps only newer states, so replays are idempotent.
 """
 
 import logging
@@ -13,7 +14,7 @@ from django.db import DatabaseError, connections, transaction
 
 from .. import redis_store
 from ..exceptions import BoardUnavailable
-from ..models import PendingMirror
+from ..models import BoardEntry, PendingMirror, Score
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +23,15 @@ _catch_up_running = False
 _catch_up_wanted = False
 
 
-def mirror_score(board: str, username: str, points: int, score_id: int) -> None:
-    """Runs after commit: write the score to the board, or queue it for the catch-up."""
+def mirror_entry(board: str, username: str, encoded: int | None, score_id: int) -> None:
+    """Runs after commit: write the player's entry (if it changed) to the board and drop their
+    cached profile; if Redis fails, queue the score for the catch-up."""
     try:
-        redis_store.record_best(board, username, points, score_id)
+        redis_store.record_submission(board, username, encoded)
     except BoardUnavailable as error:
         logger.warning("redis mirror failed for score %s, queued for catch-up: %s", score_id, error)
-        _queue(score_id)
+        if encoded is not None:
+            _queue(score_id)
 
 
 def _queue(score_id: int) -> None:
@@ -41,31 +44,32 @@ def _queue(score_id: int) -> None:
 
 
 def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
-    """Replay every queued score into Redis; return how many. Raises BoardUnavailable."""
+    """Replay the entries of every queued score into Redis; return how many. Raises BoardUnavailable."""
     drained = 0
-    while batch := _next_pending_batch(batch_size):
-        for board, entries in _group_by_board(batch).items():
-            redis_store.raise_entries(board, entries)
+    while batch := list(PendingMirror.objects.order_by("score_id").values_list("score_id", flat=True)[:batch_size]):
+        for board, entries in _current_entries(batch).items():
+            redis_store.set_entries(board, entries)
         with transaction.atomic():
-            PendingMirror.objects.filter(score_id__in=[row[0] for row in batch]).delete()
+            PendingMirror.objects.filter(score_id__in=batch).delete()
         drained += len(batch)
     if drained:
         logger.info("catch-up replayed %s queued scores into redis", drained)
     return drained
 
 
-def _next_pending_batch(batch_size: int) -> list[tuple]:
-    return list(
-        PendingMirror.objects.order_by("score_id").values_list(
-            "score_id", "score__board__slug", "score__player__username", "score__points"
-        )[:batch_size]
-    )
-
-
-def _group_by_board(batch: list[tuple]) -> dict[str, list[redis_store.Entry]]:
+def _current_entries(score_ids: list[int]) -> dict[str, list[redis_store.Entry]]:
+    """The current entry, per board, of each player these scores belong to."""
+    players_by_board: dict[int, set[int]] = {}
+    for board_id, player_id in Score.objects.filter(id__in=score_ids).values_list("board_id", "player_id"):
+        players_by_board.setdefault(board_id, set()).add(player_id)
     boards: dict[str, list[redis_store.Entry]] = {}
-    for score_id, board, username, points in batch:
-        boards.setdefault(board, []).append((redis_store.encode(points, score_id), username))
+    for board_id, player_ids in players_by_board.items():
+        entries = BoardEntry.objects.filter(board_id=board_id, player_id__in=player_ids).select_related(
+            "board", "player"
+        )
+        for entry in entries:
+            encoded = redis_store.encode(entry.board.rules.rank_value(entry.value), entry.reached_seq)
+            boards.setdefault(entry.board.slug, []).append((encoded, entry.player.username))
     return boards
 
 

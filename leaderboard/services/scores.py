@@ -1,30 +1,70 @@
-"""Submitting a score: the SQL commit acknowledges it, the Redis mirror follows the commit."""
+"""Recording a score: the SQL commit acknowledges it, the Redis mirror follows the commit."""
 
 from functools import partial
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from ..exceptions import BoardNotFound, PointsOutOfRange
+from .. import redis_store
+from ..exceptions import BoardNotFound, PointsOutOfRange, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
-from ..models import Board, Player, Score
-from .mirror import mirror_score
+from ..models import Board, BoardEntry, Player, PlaySession, Score
+from .mirror import mirror_entry
 
 
 def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG) -> Score:
-    """Store one submission durably and mirror it to the board once committed."""
+    """The seed API's write: record a score on a board by its slug."""
     with transaction.atomic():
-        board = _board(board_slug)
-        if not board.min_points <= points <= board.max_points:
-            raise PointsOutOfRange(points, board.min_points, board.max_points)
+        return record_score(board=board_by_slug(board_slug), username=username, points=points)
+
+
+def record_score(*, board: Board, username: str, points: int, session: PlaySession | None = None) -> Score:
+    """Store one submission and the entry it makes; mirror the entry once committed."""
+    if not board.rules.accepts(points):
+        raise PointsOutOfRange(points, board.min_points, board.max_points)
+    with transaction.atomic():
         # get_or_create inserts inside a savepoint and re-reads on IntegrityError, so the
         # unique constraint settles concurrent first submissions of one username.
         player, _created = Player.objects.get_or_create(username=username)
-        score = Score.objects.create(board=board, player=player, points=points)
-        transaction.on_commit(partial(mirror_score, board.slug, username, points, score.id), robust=True)
+        score = Score.objects.create(board=board, player=player, points=points, session=session)
+        entry, changed = _apply(board, player, score)
+        encoded = redis_store.encode(board.rules.rank_value(entry.value), entry.reached_seq) if changed else None
+        transaction.on_commit(partial(mirror_entry, board.slug, username, encoded, score.id), robust=True)
     return score
 
 
-def _board(slug: str) -> Board:
+def _apply(board: Board, player: Player, score: Score) -> tuple[BoardEntry, bool]:
+    """Move the player's entry as the board's operator says; True if its value changed."""
+    entry = _locked_entry(board, player)
+    current = entry.value if entry else None
+    value = board.rules.next_value(current, score.points)
+    if not board.rules.accepts(value):
+        raise TotalOutOfRange(value, board.min_points, board.max_points)
+    if entry is None:
+        entry = _create_entry(board, player, value, score.id)
+        if entry is not None:
+            return entry, True
+        return _apply(board, player, score)  # a concurrent first score made the entry meanwhile
+    entry.submissions += 1
+    changed = value != current
+    if changed:
+        entry.value, entry.reached_seq = value, score.id
+    entry.save(update_fields=["value", "reached_seq", "submissions"])
+    return entry, changed
+
+
+def _locked_entry(board: Board, player: Player) -> BoardEntry | None:
+    return BoardEntry.objects.select_for_update().filter(board=board, player=player).first()
+
+
+def _create_entry(board: Board, player: Player, value: int, sequence: int) -> BoardEntry | None:
+    try:
+        with transaction.atomic():
+            return BoardEntry.objects.create(board=board, player=player, value=value, reached_seq=sequence)
+    except IntegrityError:
+        return None
+
+
+def board_by_slug(slug: str) -> Board:
     try:
         return Board.objects.get(slug=slug)
     except Board.DoesNotExist:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from leaderboard.models import PendingMirror, Player, Score
+from leaderboard.models import BoardEntry, PendingMirror, Player, Score
 
 from .conftest import LiveServer, wait_until
 
@@ -110,6 +110,7 @@ def test_a_writer_kept_waiting_past_the_busy_timeout_gets_503_with_retry_after(d
 def test_a_worker_that_starts_with_a_backlog_replays_it(default_board, redis_url, tmp_path):
     player = Player.objects.create(username="queued")
     score = Score.objects.create(board=default_board, player=player, points=77)
+    BoardEntry.objects.create(board=default_board, player=player, value=77, reached_seq=score.id)
     PendingMirror.objects.create(score=score)  # committed while Redis was away, never mirrored
 
     server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log", workers=1)

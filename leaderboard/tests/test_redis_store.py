@@ -12,12 +12,12 @@ LAST_SEQUENCE = SEQUENCE_LIMIT - 1
 @pytest.mark.parametrize("points", [0, 1, POINTS_MAX, ENCODABLE_POINTS_MAX])
 @pytest.mark.parametrize("sequence", [1, 2, 123_456_789, LAST_SEQUENCE])
 def test_every_encodable_score_survives_redis_exactly(points, sequence):
-    redis_store.record_best("exact", "p", points, sequence)
+    redis_store.set_entry("exact", "p", redis_store.encode(points, sequence))
 
     stored = redis_store.encoded_scores("exact", ["p"])[0]
 
     assert stored == redis_store.encode(points, sequence)
-    assert redis_store.decode_points(stored) == points
+    assert redis_store.decode_rank_value(stored) == points
     assert stored < 2**53
 
 
@@ -37,17 +37,23 @@ def test_values_outside_the_bit_budget_are_refused(points, sequence):
         redis_store.encode(points, sequence)
 
 
-def test_record_best_only_ever_raises_an_entry():
-    redis_store.record_best("b", "p", 500, 10)
-    redis_store.record_best("b", "p", 400, 11)
-    redis_store.record_best("b", "p", 500, 12)
+def test_an_entry_only_moves_to_newer_states():
+    redis_store.set_entry("b", "p", redis_store.encode(500, 10))
+    redis_store.set_entry("b", "p", redis_store.encode(400, 12))  # a later state, lower: latest/increment
+    redis_store.set_entry("b", "p", redis_store.encode(900, 11))  # an older state, replayed late
+
+    assert redis_store.encoded_scores("b", ["p"]) == [redis_store.encode(400, 12)]
+
+
+def test_replaying_the_same_state_changes_nothing():
+    redis_store.set_entry("b", "p", redis_store.encode(500, 10))
+    redis_store.set_entry("b", "p", redis_store.encode(500, 10))
 
     assert redis_store.rank_for("b", "p") == (1, 500)
-    assert redis_store.encoded_scores("b", ["p"]) == [redis_store.encode(500, 10)]
 
 
 def test_swap_in_replaces_the_live_board_and_releases_the_rebuild():
-    redis_store.record_best("b", "old", 1, 1)
+    redis_store.set_entry("b", "old", redis_store.encode(1, 1))
     redis_store.start_rebuild("b")
     redis_store.load_entries("b", [(redis_store.encode(2, 2), "new")])
 
@@ -59,7 +65,7 @@ def test_swap_in_replaces_the_live_board_and_releases_the_rebuild():
 
 
 def test_swapping_in_a_rebuild_with_no_entries_empties_the_board():
-    redis_store.record_best("b", "old", 1, 1)
+    redis_store.set_entry("b", "old", redis_store.encode(1, 1))
     redis_store.start_rebuild("b")
 
     redis_store.swap_in("b")
@@ -70,8 +76,8 @@ def test_swapping_in_a_rebuild_with_no_entries_empties_the_board():
 def test_writes_during_a_rebuild_reach_the_rebuilt_board():
     redis_store.start_rebuild("b")
     redis_store.load_entries("b", [(redis_store.encode(5, 1), "amy")])
-    redis_store.record_best("b", "amy", 9, 3)  # a better score committed mid-rebuild
-    redis_store.record_best("b", "bob", 7, 4)  # a new player mid-rebuild
+    redis_store.set_entry("b", "amy", redis_store.encode(9, 3))  # a score committed mid-rebuild
+    redis_store.set_entry("b", "bob", redis_store.encode(7, 4))  # a new player mid-rebuild
     redis_store.load_entries("b", [(redis_store.encode(6, 2), "bob")])  # SQL's older view of bob
 
     redis_store.swap_in("b")
@@ -88,7 +94,7 @@ def test_only_one_rebuild_of_a_board_runs_at_a_time():
 
 
 def test_outside_a_rebuild_writes_touch_only_the_live_board():
-    redis_store.record_best("b", "amy", 1, 1)
+    redis_store.set_entry("b", "amy", redis_store.encode(1, 1))
 
     assert redis_store.client().exists(redis_store.rebuild_key("b")) == 0
 

@@ -5,7 +5,7 @@ from leaderboard.selectors import RankedPlayer
 
 
 def put(username, points, sequence):
-    redis_store.record_best("default", username, points, sequence)
+    redis_store.set_entry("default", username, redis_store.encode(points, sequence))
 
 
 def test_top_players_reads_the_board_without_the_database():

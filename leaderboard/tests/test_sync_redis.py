@@ -60,7 +60,8 @@ def test_a_rebuild_repairs_missing_wrong_and_extra_entries(played):
 def test_a_rebuild_leaves_no_temporary_key_behind(played):
     sync_redis()
 
-    assert sorted(redis_store.client().scan_iter("*")) == [redis_store.board_key("default")]
+    board = redis_store.board_key("default")
+    assert sorted(redis_store.client().scan_iter("*")) == [board, redis_store.board_config_key("default")]
 
 
 def test_check_reports_a_clean_board(played):
@@ -127,7 +128,7 @@ def test_an_unknown_board_is_a_command_error(db):
 
 
 def test_an_emptied_board_is_rebuilt_empty(db):
-    redis_store.record_best("default", "stale", 1, 1)
+    redis_store.set_entry("default", "stale", redis_store.encode(1, 1))
 
     sync_redis()
 
@@ -143,8 +144,8 @@ def test_readers_never_see_a_partial_board_during_a_rebuild(default_board):
             [(f"p{n}",) for n in range(players)],
         )
         cursor.execute(
-            "INSERT INTO leaderboard_score (board_id, player_id, points, achieved_at) "
-            "SELECT %s, id, id %% 1000, '2026-01-01' FROM leaderboard_player",
+            "INSERT INTO leaderboard_boardentry (board_id, player_id, value, reached_seq, submissions) "
+            "SELECT %s, id, id %% 1000, id, 1 FROM leaderboard_player",
             [default_board.id],
         )
     services.rebuild_board(board=default_board)

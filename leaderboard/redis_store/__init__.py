@@ -1,13 +1,14 @@
-"""The only module that speaks Redis: the client, key names, the score encoding and board commands.
+"""The only package that speaks Redis: the client, key names, the score encoding and board commands.
 
-A board is a sorted set of usernames. An entry's score is
+A board is a sorted set of player ids (usernames). An entry's score is
 
-    points << SEQUENCE_BITS | (SEQUENCE_LIMIT - 1 - sequence)
+    rank_value << SEQUENCE_BITS | (SEQUENCE_LIMIT - 1 - sequence)
 
-where sequence is the id of the Score row that first reached those points. More points sort
-higher; at equal points the earlier submission sorts higher. Points use 20 bits (0..1,048,575)
-and sequences 33 bits (ids below 8,589,934,592): 53 bits, so every score is an integer that a
-double stores exactly, and `ZADD GT` keeps a player's best without a read-then-write race.
+where rank_value (0..1,048,575, see rules.BoardRules) is larger for a better entry and
+sequence is the id of the Score that brought the entry to its value. Better entries sort
+higher; at equal values the earlier submission sorts higher. 20 + 33 = 53 bits, so every score
+is an integer that a double stores exactly. Entries only move to newer states (set_entries.lua),
+so a mirror replayed late or twice changes nothing.
 
 A rebuild holds the board's rebuild lock; while it does, every write also lands in the rebuild
 key, so the board swapped in misses nothing committed during the rebuild.
@@ -28,16 +29,16 @@ from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from .exceptions import BoardUnavailable, RebuildInProgress
-from .limits import ENCODABLE_POINTS_MAX, SEQUENCE_BITS, SEQUENCE_LIMIT
+from ..exceptions import BoardUnavailable, RebuildInProgress
+from ..limits import ENCODABLE_POINTS_MAX, SEQUENCE_BITS, SEQUENCE_LIMIT
 
 REBUILD_KEY_TTL_SECONDS = 3600
 # A rebuild refreshes its lock with every batch; a rebuild that died frees the board after this.
 REBUILD_LOCK_SECONDS = 60
-# Score/member pairs per script call: Lua's unpack() takes at most about 8,000 values.
-SCRIPT_BATCH = 3000
+# Score/member pairs per script call: keeps each call, which blocks Redis, short.
+SCRIPT_BATCH = 1000
 
-LUA_DIR = Path(__file__).resolve().parent / "lua"
+LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
 
 _client: redis.Redis | None = None
 _client_lock = threading.Lock()
@@ -119,30 +120,54 @@ def rebuild_lock_key(board: str) -> str:
     return f"{board_key(board)}:rebuild-lock"
 
 
-def encode(points: int, sequence: int) -> int:
-    if not 0 <= points <= ENCODABLE_POINTS_MAX or not 0 < sequence < SEQUENCE_LIMIT:
-        raise ValueError(f"cannot encode points={points} sequence={sequence}")
-    return points << SEQUENCE_BITS | (SEQUENCE_LIMIT - 1 - sequence)
+def encode(rank_value: int, sequence: int) -> int:
+    if not 0 <= rank_value <= ENCODABLE_POINTS_MAX or not 0 < sequence < SEQUENCE_LIMIT:
+        raise ValueError(f"cannot encode rank_value={rank_value} sequence={sequence}")
+    return rank_value << SEQUENCE_BITS | (SEQUENCE_LIMIT - 1 - sequence)
 
 
-def decode_points(score: float) -> int:
+def decode_rank_value(score: float) -> int:
     return int(score) >> SEQUENCE_BITS
+
+
+def board_config_key(board: str) -> str:
+    return f"{board_key(board)}:rules"
 
 
 # --- writes -----------------------------------------------------------------------------
 
 
-def record_best(board: str, member: str, points: int, sequence: int) -> None:
-    """Raise the member's entry to this score if it is better; idempotent."""
-    raise_entries(board, [(encode(points, sequence), member)])
+def set_entry(board: str, member: str, encoded: int) -> None:
+    """Set the member's entry to this state unless Redis already holds a newer one."""
+    set_entries(board, [(encoded, member)])
 
 
-def raise_entries(board: str, entries: Sequence[Entry]) -> None:
-    """Raise each entry if better (ZADD GT), on the live board and on a rebuild in progress."""
+def record_submission(board: str, member: str, encoded: int | None) -> None:
+    """After a player scores: set their entry (None: it did not change), drop their cached profile.
+
+    One round trip, so a hung Redis costs a request one timeout.
+    """
+    keys = [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
+    with _unavailable_on_error():
+        pipe = client().pipeline(transaction=False)
+        if encoded is not None:
+            _script("set_entries")(keys=keys, args=[encoded, member], client=pipe)
+        pipe.delete(profile_key(member))
+        pipe.execute()
+
+
+def set_entries(board: str, entries: Sequence[Entry]) -> None:
+    """set_entry for a batch, on the live board and on a rebuild in progress."""
     keys = [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
     with _unavailable_on_error():
         for start in range(0, len(entries), SCRIPT_BATCH):
-            _script("raise_entries")(keys=keys, args=list(chain.from_iterable(entries[start : start + SCRIPT_BATCH])))
+            _script("set_entries")(keys=keys, args=list(chain.from_iterable(entries[start : start + SCRIPT_BATCH])))
+
+
+def publish_rules(board: str, rules: dict[str, str | int]) -> None:
+    """Store the board's rules beside it, so reads can decode entries without SQL."""
+    with _unavailable_on_error():
+        client().hset(board_config_key(board), mapping=rules)
 
 
 def start_rebuild(board: str) -> None:
@@ -158,7 +183,8 @@ def load_entries(board: str, entries: Sequence[Entry]) -> None:
     key, lock = rebuild_key(board), rebuild_lock_key(board)
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=False)
-        pipe.execute_command("ZADD", key, "GT", *chain.from_iterable(entries))
+        # NX: an entry a live write already set during the rebuild is newer than this read of SQL.
+        pipe.execute_command("ZADD", key, "NX", *chain.from_iterable(entries))
         pipe.expire(key, REBUILD_KEY_TTL_SECONDS)
         pipe.expire(lock, REBUILD_LOCK_SECONDS)
         pipe.execute()
@@ -186,14 +212,14 @@ def delete_board(board: str) -> None:
 
 
 def top(board: str, count: int, offset: int = 0) -> list[tuple[str, int]]:
-    """(member, points) of the best `count` entries after `offset`, best first."""
+    """(member, rank value) of the best `count` entries after `offset`, best first."""
     with _unavailable_on_error():
         rows = client().zrevrange(board_key(board), offset, offset + count - 1, withscores=True)
-    return [(member, decode_points(score)) for member, score in rows]
+    return [(member, decode_rank_value(score)) for member, score in rows]
 
 
 def rank_for(board: str, member: str) -> tuple[int, int] | None:
-    """(1-based rank, points) of a member, read atomically, or None if absent."""
+    """(1-based rank, rank value) of a member, read atomically, or None if absent."""
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=True)
         pipe.zrevrank(board_key(board), member)
@@ -201,7 +227,7 @@ def rank_for(board: str, member: str) -> tuple[int, int] | None:
         rank, score = pipe.execute()
     if rank is None or score is None:
         return None
-    return rank + 1, decode_points(score)
+    return rank + 1, decode_rank_value(score)
 
 
 def total_members(board: str) -> int:
@@ -229,3 +255,7 @@ def iter_members(board: str, batch_size: int = 1000) -> Iterable[list[str]]:
                 batch = []
         if batch:
             yield batch
+
+
+# Submodules build on the client above; their commands are part of this package's interface.
+from .profiles import cache_profile, cached_profile, forget_profile, profile_key  # noqa: E402, F401

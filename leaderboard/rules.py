@@ -1,0 +1,40 @@
+"""A board's rules as pure functions: which value a player's entry holds, and how it ranks.
+
+Every entry ranks by a "rank value" in 0..ENCODABLE_POINTS_MAX where more is better:
+value - min_score on a `desc` board, max_score - value on an `asc` one.
+"""
+
+from dataclasses import dataclass
+
+DESC, ASC = "desc", "asc"
+BEST, LATEST, INCREMENT = "best", "latest", "increment"
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRules:
+    order: str
+    operator: str
+    min_score: int
+    max_score: int
+
+    def rank_value(self, value: int) -> int:
+        return value - self.min_score if self.order == DESC else self.max_score - value
+
+    def value_of(self, rank_value: int) -> int:
+        return rank_value + self.min_score if self.order == DESC else self.max_score - rank_value
+
+    def accepts(self, value: int) -> bool:
+        return self.min_score <= value <= self.max_score
+
+    def is_better(self, new: int, old: int) -> bool:
+        return new > old if self.order == DESC else new < old
+
+    def next_value(self, current: int | None, submitted: int) -> int:
+        """The entry's value after a submission; None means the player has no entry yet."""
+        if current is None:
+            return submitted
+        if self.operator == BEST:
+            return submitted if self.is_better(submitted, current) else current
+        if self.operator == LATEST:
+            return submitted
+        return current + submitted
