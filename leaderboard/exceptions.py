@@ -50,3 +50,39 @@ class InvalidGame(LeaderboardError):
     def __init__(self, problems: dict[str, str]):
         super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems.items()))
         self.problems = problems
+
+
+class PlayerNotFound(LeaderboardError):
+    def __init__(self, username: str):
+        super().__init__(f"No player {username!r}.")
+
+
+class InvalidToken(LeaderboardError):
+    """A session token that is missing, forged, expired, or for no known session."""
+
+
+class TokenMismatch(LeaderboardError):
+    """The body names a player, game or session other than the token's."""
+
+
+class SessionAlreadyScored(LeaderboardError):
+    def __init__(self, session_id):
+        super().__init__(f"Session {session_id} already has its score.")
+
+
+class ScoreExceedsSessionMaximum(LeaderboardError):
+    """A score higher than the session's length allows at the game's maximum rate."""
+
+
+class InvalidApiKey(LeaderboardError):
+    """An API key that is missing, unknown or revoked."""
+
+
+class ApiKeyScopeDenied(LeaderboardError):
+    def __init__(self, needed: str):
+        super().__init__(f"This call needs an API key with the {needed!r} scope.")
+
+
+class IdempotencyKeyReused(LeaderboardError):
+    def __init__(self, key: str):
+        super().__init__(f"Idempotency-Key {key!r} was already used for a different request.")

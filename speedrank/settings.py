@@ -155,9 +155,21 @@ PROFILE_CACHE_SECONDS = env_int("PROFILE_CACHE_SECONDS", 60, minimum=1, maximum=
 # Seconds between attempts to replay scores whose Redis mirror failed.
 MIRROR_CATCH_UP_INTERVAL = env_float("MIRROR_CATCH_UP_INTERVAL", 1.0, minimum=0.05, maximum=60.0)
 
+# /v1/ rate limits: requests per RATE_LIMIT_WINDOW seconds. Benchmarks set RATE_LIMITS_ENABLED=0.
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
+RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 60, minimum=1, maximum=86400)
+RATE_LIMIT_READS_PER_IP = env_int("RATE_LIMIT_READS_PER_IP", 1200, minimum=1, maximum=10**9)
+RATE_LIMIT_WRITES_PER_IP = env_int("RATE_LIMIT_WRITES_PER_IP", 600, minimum=1, maximum=10**9)
+RATE_LIMIT_WRITES_PER_PLAYER = env_int("RATE_LIMIT_WRITES_PER_PLAYER", 60, minimum=1, maximum=10**9)
+# Reverse proxies in front of the server; X-Forwarded-For is ignored unless this is set.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "leaderboard.apps.LeaderboardConfig",
 ]
 
@@ -182,7 +194,22 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "leaderboard.api.errors.handle_exception",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# The OpenAPI schema (/v1/schema/) and Swagger UI (/v1/docs/), its assets served from the
+# sidecar package rather than a CDN.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SpeedRank API",
+    "DESCRIPTION": "Leaderboards for games: the seed API under /api/ and the v1 API under /v1/.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,12 +1,15 @@
 """GET /health/: 200 when the database and Redis both answer, 503 naming the one that failed."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import health
+from . import schema
 
 
 class HealthView(APIView):
+    @extend_schema(responses={200: schema.HealthOutput, 503: schema.HealthOutput})
     def get(self, request):
         checks = {"database": health.database_status(), "redis": health.redis_status()}
         healthy = all(state == "ok" for state in checks.values())

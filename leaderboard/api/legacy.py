@@ -1,11 +1,13 @@
 """The seed API under /api/: its paths and JSON shapes are a contract existing clients rely on."""
 
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
 from ..limits import POINTS_MAX, POINTS_MIN
+from . import schema
 from .fields import StrictIntegerField, UsernameField
 
 
@@ -18,6 +20,7 @@ class SubmitScore(APIView):
         username = UsernameField()
         points = StrictIntegerField(min_value=POINTS_MIN, max_value=POINTS_MAX)
 
+    @extend_schema(request=Input, responses={201: schema.MessageOutput, **schema.legacy_errors(400, 413, 415, 503)})
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -26,6 +29,7 @@ class SubmitScore(APIView):
 
 
 class TopPlayers(APIView):
+    @extend_schema(responses={200: schema.SeedStandingOutput(many=True), **schema.legacy_errors(503)})
     def get(self, request):
         return Response([_ranked(player) for player in selectors.top_players()])
 
@@ -34,6 +38,13 @@ class MyRank(APIView):
     class Input(serializers.Serializer):
         username = UsernameField()
 
+    @extend_schema(
+        parameters=[Input],
+        responses={
+            200: schema.SeedRankOutput, 400: schema.LegacyError, **schema.legacy_errors(503),
+            404: inline_serializer("PlayerNotFoundMessage", {"message": serializers.CharField()}),
+        },
+    )  # fmt: skip
     def get(self, request):
         query = self.Input(data=request.query_params)
         query.is_valid(raise_exception=True)

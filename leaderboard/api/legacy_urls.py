@@ -1,11 +1,20 @@
 """Routes of the seed API; the trailing slash is optional, and top-10/ and rank/ are aliases."""
 
 from django.urls import re_path
+from drf_spectacular.utils import extend_schema
 
 from . import legacy
 
+
+def alias(view_class):
+    """The same view under another path, left out of the schema (it documents the main path)."""
+    return extend_schema(exclude=True)(type(f"{view_class.__name__}Alias", (view_class,), {})).as_view()
+
+
 urlpatterns = [
     re_path(r"^score/?$", legacy.SubmitScore.as_view(), name="submit-score"),
-    re_path(r"^(?:top-players|top-10)/?$", legacy.TopPlayers.as_view(), name="top-players"),
-    re_path(r"^(?:my-rank|rank)/?$", legacy.MyRank.as_view(), name="my-rank"),
+    re_path(r"^top-players/?$", legacy.TopPlayers.as_view(), name="top-players"),
+    re_path(r"^top-10/?$", alias(legacy.TopPlayers), name="top-10"),
+    re_path(r"^my-rank/?$", legacy.MyRank.as_view(), name="my-rank"),
+    re_path(r"^rank/?$", alias(legacy.MyRank), name="rank"),
 ]

@@ -259,3 +259,5 @@ def iter_members(board: str, batch_size: int = 1000) -> Iterable[list[str]]:
 
 # Submodules build on the client above; their commands are part of this package's interface.
 from .profiles import cache_profile, cached_profile, forget_profile, profile_key  # noqa: E402, F401
+from .ratelimit import hit_limits  # noqa: E402, F401
+from .reads import around, entries_of, page, ranks_of  # noqa: E402, F401

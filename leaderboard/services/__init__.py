@@ -1,11 +1,23 @@
 """Writes and rules: recording scores, mirroring them to Redis, games, rebuilding and checking boards."""
 
 from .games import create_game, game, games, publish_all_rules, update_game
+from .keys import authenticate_api_key, create_api_key, revoke_api_key
 from .mirror import drain_pending_mirrors, schedule_catch_up
+from .profiles import player_profile
 from .rebuild import BoardDrift, RebuildResult, boards, check_board, rebuild_board
 from .scores import board_by_slug, record_score, submit_score
+from .sessions import read_token, start_session
+from .submissions import submit_server_score, submit_session_score
 
 __all__ = [
+    "authenticate_api_key",
+    "create_api_key",
+    "player_profile",
+    "read_token",
+    "revoke_api_key",
+    "start_session",
+    "submit_server_score",
+    "submit_session_score",
     "BoardDrift",
     "RebuildResult",
     "board_by_slug",

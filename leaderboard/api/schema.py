@@ -1,0 +1,127 @@
+"""OpenAPI descriptions of the answers, for drf-spectacular: success bodies and error bodies."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ERROR_STATUSES = {
+    400: "invalid_request: a field or parameter is missing or invalid (detail names each)",
+    401: "invalid_token or invalid_api_key: missing, forged, expired or revoked credentials",
+    403: "token_mismatch or forbidden: credentials that do not cover this request",
+    404: "game_not_found, player_not_ranked, player_not_found or not_found",
+    409: "session_already_scored, game_exists or rebuild_in_progress",
+    413: "request_too_large: the body is over 64 KiB",
+    415: "unsupported_media_type: the body must be JSON",
+    422: "score_exceeds_session_maximum, total_out_of_range or idempotency_key_reused",
+    429: "rate_limited: see Retry-After and the RateLimit headers",
+    503: "service_unavailable: Redis or the database cannot answer now; see Retry-After",
+}
+
+V1Error = inline_serializer(
+    "V1Error",
+    {"error": serializers.CharField(), "detail": serializers.JSONField(help_text="a message, or messages per field")},
+)
+LegacyError = inline_serializer("LegacyError", {"detail": serializers.CharField()})
+
+
+def v1_errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The v1 error answers an operation can give, with the ones every operation can give."""
+    return {code: OpenApiResponse(V1Error, description=ERROR_STATUSES[code]) for code in (*statuses, 429, 503)}
+
+
+def legacy_errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(LegacyError, description=ERROR_STATUSES[code].split(":")[-1]) for code in statuses}
+
+
+API_KEY = OpenApiParameter("X-API-Key", str, OpenApiParameter.HEADER, description="an admin or server API key")
+BEARER = OpenApiParameter(
+    "Authorization", str, OpenApiParameter.HEADER, description="Bearer <token> from POST /v1/sessions"
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, description="with X-API-Key: makes a retry return the first answer"
+)
+
+
+class StandingOutput(serializers.Serializer):
+    rank = serializers.IntegerField()
+    player_id = serializers.CharField()
+    score = serializers.IntegerField()
+
+
+class RankedPlayerOutput(StandingOutput):
+    percentile = serializers.FloatField()
+
+
+class LeaderboardOutput(serializers.Serializer):
+    game_id = serializers.CharField()
+    entries = StandingOutput(many=True)
+    total_players = serializers.IntegerField()
+
+
+class NeighbourhoodOutput(serializers.Serializer):
+    player = RankedPlayerOutput()
+    above = StandingOutput(many=True)
+    below = StandingOutput(many=True)
+
+
+class PlayersOutput(serializers.Serializer):
+    game_id = serializers.CharField()
+    entries = StandingOutput(many=True)
+
+
+class MatchmakingOutput(serializers.Serializer):
+    game_id = serializers.CharField()
+    player_id = serializers.CharField()
+    players = StandingOutput(many=True)
+
+
+class ProfileGameOutput(serializers.Serializer):
+    game_id = serializers.CharField()
+    score = serializers.IntegerField()
+    rank = serializers.IntegerField(allow_null=True)
+    submissions = serializers.IntegerField()
+
+
+class ProfileOutput(serializers.Serializer):
+    player_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    games = ProfileGameOutput(many=True)
+
+
+class SessionOutput(serializers.Serializer):
+    session_id = serializers.CharField()
+    token = serializers.CharField()
+    player_id = serializers.CharField()
+    game_id = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class SubmissionOutput(serializers.Serializer):
+    id = serializers.CharField()
+    player_id = serializers.CharField()
+    game_id = serializers.CharField()
+    score = serializers.IntegerField()
+    rank = serializers.IntegerField(allow_null=True, help_text="null only if the board could not be read")
+    submitted_at = serializers.DateTimeField()
+
+
+class MessageOutput(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class SeedStandingOutput(serializers.Serializer):
+    rank = serializers.IntegerField()
+    username = serializers.CharField()
+    points = serializers.IntegerField()
+
+
+class SeedRankOutput(serializers.Serializer):
+    username = serializers.CharField()
+    rank = serializers.IntegerField()
+    points = serializers.IntegerField()
+
+
+class HealthOutput(serializers.Serializer):
+    status = serializers.CharField()
+    database = serializers.CharField()
+    redis = serializers.CharField()
