@@ -1,7 +1,7 @@
 """Mounts the seed API (/api/), the v1 API (/v1/), the health check, and JSON answers for unknown paths."""
 
-from django.contrib.staticfiles.urls import staticfiles_urlpatterns
-from django.urls import include, path
+from django.contrib.staticfiles.views import serve
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leaderboard.api import health
@@ -14,8 +14,9 @@ urlpatterns = [
     path("health/", health.HealthView.as_view(), name="health"),
 ]
 
-# Swagger UI's assets; served by Django itself, as they are few and only the docs page uses them.
-urlpatterns += staticfiles_urlpatterns()
+# Swagger UI's files, served by Django itself even with DEBUG off: they are few, and only the
+# docs page asks for them.
+urlpatterns += [re_path(r"^static/(?P<path>.+)$", serve, {"insecure": True})]
 
 handler404 = "leaderboard.api.errors.not_found"
 handler500 = "leaderboard.api.errors.server_error"

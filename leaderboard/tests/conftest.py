@@ -111,7 +111,7 @@ class LiveServer:
             "DATABASE_URL": database_url or child_database_url(),
             "REDIS_URL": redis_url,
             "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-            "SECRET_KEY": "live-server-test-secret",
+            "SECRET_KEY": settings.SECRET_KEY,  # tokens signed here must verify there
             "PORT": str(self.port),
             "WEB_CONCURRENCY": str(workers),
             **extra_env,

@@ -218,3 +218,30 @@ def test_check_exits_non_zero_on_drift_from_the_command_line(default_board, redi
     assert check.returncode == 1
     assert "1 missing" in check.stdout
     assert "drift in default" in check.stderr
+
+
+def test_sync_redis_rebuilds_every_games_board_to_what_the_live_board_showed(
+    played, django_capture_on_commit_callbacks
+):
+    rules = [("asc", "best"), ("desc", "latest"), ("asc", "increment")]
+    with django_capture_on_commit_callbacks(execute=True):
+        for order, operator in rules:
+            services.create_game(
+                slug=f"{order}-{operator}", name="Game", order=order, operator=operator, min_score=-50,
+                max_score=5000, max_points_per_second=None, max_session_seconds=60,
+            )  # fmt: skip
+    rng = random.Random(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(200):
+            order, operator = rng.choice(rules)
+            board = Board.objects.get(slug=f"{order}-{operator}")
+            services.record_score(board=board, username=f"p{rng.randrange(30)}", points=rng.randrange(0, 150))
+    slugs = ["default", *(f"{order}-{operator}" for order, operator in rules)]
+    live = {slug: whole_board(slug) for slug in slugs}
+    redis_store.client().flushdb()
+
+    output = sync_redis()
+
+    assert {slug: whole_board(slug) for slug in slugs} == live
+    assert output.count("rebuilt") == 4
+    assert sync_redis("--check").count("0 missing, 0 wrong, 0 extra") == 4
