@@ -80,7 +80,7 @@ class InvalidApiKey(LeaderboardError):
 
 class ApiKeyScopeDenied(LeaderboardError):
     def __init__(self, needed: str):
-        super().__init__(f"This call needs an API key with the {needed!r} scope.")
+        super().__init__(f"This call needs an API key with the '{needed}' scope.")
 
 
 class IdempotencyKeyReused(LeaderboardError):

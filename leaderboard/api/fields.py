@@ -1,5 +1,6 @@
 """Serializer fields that hold JSON input to exactly what the contract allows."""
 
+import math
 import unicodedata
 
 from rest_framework import serializers
@@ -18,6 +19,17 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return data
+
+
+class StrictNumberField(serializers.FloatField):
+    """A finite JSON number only: no strings, booleans, NaN or infinities."""
+
+    default_error_messages = {"invalid": "A finite JSON number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
+            self.fail("invalid")
+        return float(data)
 
 
 class UsernameField(serializers.CharField):

@@ -9,7 +9,7 @@ from .. import selectors, services
 from ..limits import ENCODABLE_POINTS_MAX
 from ..models import ApiKey, Board
 from . import schema
-from .fields import StrictIntegerField, UsernameField
+from .fields import StrictIntegerField, StrictNumberField, UsernameField
 from .throttling import ReadThrottle, WriteThrottle
 
 PLAYER_IDS_MAX = 200
@@ -70,7 +70,7 @@ class GamesOutput(serializers.Serializer):
 
 class GameChanges(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    max_points_per_second = serializers.FloatField(min_value=0.001, allow_null=True, default=None)
+    max_points_per_second = StrictNumberField(min_value=0.001, max_value=1e9, allow_null=True, default=None)
     max_session_seconds = serializers.IntegerField(min_value=1, max_value=30 * 86400, default=3600)
 
 

@@ -142,10 +142,10 @@ def set_entry(board: str, member: str, encoded: int) -> None:
     set_entries(board, [(encoded, member)])
 
 
-def record_submission(board: str, member: str, encoded: int | None) -> None:
-    """After a player scores: set their entry (None: it did not change), drop their cached profile.
-
-    One round trip, so a hung Redis costs a request one timeout.
+def record_submission(board: str, rules: dict[str, str | int], member: str, encoded: int | None) -> None:
+    """After a player scores: set their entry (None: it did not change), drop their cached profile,
+    and restate the board's rules (Redis may have lost them). One round trip, so a hung Redis
+    costs a request one timeout.
     """
     keys = [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
     with _unavailable_on_error():
@@ -153,6 +153,7 @@ def record_submission(board: str, member: str, encoded: int | None) -> None:
         if encoded is not None:
             _script("set_entries")(keys=keys, args=[encoded, member], client=pipe)
         pipe.delete(profile_key(member))
+        pipe.hset(board_config_key(board), mapping=rules)
         pipe.execute()
 
 

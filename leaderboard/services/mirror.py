@@ -14,7 +14,8 @@ from django.db import DatabaseError, connections, transaction
 
 from .. import redis_store
 from ..exceptions import BoardUnavailable
-from ..models import BoardEntry, PendingMirror, Score
+from ..models import Board, BoardEntry, PendingMirror, Score
+from .games import rules_of
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +24,11 @@ _catch_up_running = False
 _catch_up_wanted = False
 
 
-def mirror_entry(board: str, username: str, encoded: int | None, score_id: int) -> None:
+def mirror_entry(board: Board, username: str, encoded: int | None, score_id: int) -> None:
     """Runs after commit: write the player's entry (if it changed) to the board and drop their
     cached profile; if Redis fails, queue the score for the catch-up."""
     try:
-        redis_store.record_submission(board, username, encoded)
+        redis_store.record_submission(board.slug, rules_of(board), username, encoded)
     except BoardUnavailable as error:
         logger.warning("redis mirror failed for score %s, queued for catch-up: %s", score_id, error)
         if encoded is not None:
@@ -48,7 +49,8 @@ def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
     drained = 0
     while batch := list(PendingMirror.objects.order_by("score_id").values_list("score_id", flat=True)[:batch_size]):
         for board, entries in _current_entries(batch).items():
-            redis_store.set_entries(board, entries)
+            redis_store.publish_rules(board.slug, rules_of(board))
+            redis_store.set_entries(board.slug, entries)
         with transaction.atomic():
             PendingMirror.objects.filter(score_id__in=batch).delete()
         drained += len(batch)
@@ -57,19 +59,19 @@ def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
     return drained
 
 
-def _current_entries(score_ids: list[int]) -> dict[str, list[redis_store.Entry]]:
+def _current_entries(score_ids: list[int]) -> dict[Board, list[redis_store.Entry]]:
     """The current entry, per board, of each player these scores belong to."""
     players_by_board: dict[int, set[int]] = {}
     for board_id, player_id in Score.objects.filter(id__in=score_ids).values_list("board_id", "player_id"):
         players_by_board.setdefault(board_id, set()).add(player_id)
-    boards: dict[str, list[redis_store.Entry]] = {}
+    boards: dict[Board, list[redis_store.Entry]] = {}
     for board_id, player_ids in players_by_board.items():
         entries = BoardEntry.objects.filter(board_id=board_id, player_id__in=player_ids).select_related(
             "board", "player"
         )
         for entry in entries:
             encoded = redis_store.encode(entry.board.rules.rank_value(entry.value), entry.reached_seq)
-            boards.setdefault(entry.board.slug, []).append((encoded, entry.player.username))
+            boards.setdefault(entry.board, []).append((encoded, entry.player.username))
     return boards
 
 

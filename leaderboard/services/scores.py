@@ -28,7 +28,7 @@ def record_score(*, board: Board, username: str, points: int, session: PlaySessi
         score = Score.objects.create(board=board, player=player, points=points, session=session)
         entry, changed = _apply(board, player, score)
         encoded = redis_store.encode(board.rules.rank_value(entry.value), entry.reached_seq) if changed else None
-        transaction.on_commit(partial(mirror_entry, board.slug, username, encoded, score.id), robust=True)
+        transaction.on_commit(partial(mirror_entry, board, username, encoded, score.id), robust=True)
     return score
 
 

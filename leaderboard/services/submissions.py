@@ -98,7 +98,7 @@ def _check_session_rate(session: PlaySession, score: int) -> None:
     max_possible = math.floor(elapsed * board.max_points_per_second)
     if score > max_possible:
         numbers = (
-            f"session_duration={elapsed:.0f}s max_rate={board.max_points_per_second:g}pts/s "
+            f"session_duration={math.floor(elapsed * 10) / 10:g}s max_rate={board.max_points_per_second:g}pts/s "
             f"max_possible={max_possible} submitted={score}"
         )
         logger.warning(
