@@ -177,7 +177,25 @@ MIDDLEWARE = [
     "leaderboard.api.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Production behind a TLS-terminating proxy: trust its X-Forwarded-Proto, redirect plain HTTP,
+# send HSTS, and mark cookies secure. `manage.py check --deploy` passes with this on.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0, maximum=10**9)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # /health/ and /metrics are probed over plain HTTP from inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
+# The API sets no cookies and authenticates by header (API keys, bearer tokens), so there is
+# no session for a cross-site request to ride on: CSRF protection has nothing to protect.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
 
 ROOT_URLCONF = "speedrank.urls"
 WSGI_APPLICATION = "speedrank.wsgi.application"
@@ -218,11 +236,23 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# One JSON object per line (LOG_FORMAT=json, the default), or plain text for a terminal.
+# Events carry their numbers as fields: {"message": "score rejected", "event": "score_rejected", ...}.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain; got {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": log_level(env_str("LOG_LEVEL", "INFO"))},
     # A 4xx is the client's mistake and answered as JSON; logging each one would flood the log under load.
     "loggers": {"django.request": {"level": "ERROR"}},

@@ -61,16 +61,28 @@ def _legacy(exc, context):
     return exception_handler(exc, context)
 
 
+# Refusals an operator audits: logged as events, one JSON line each.
+LOGGED_STATUSES = {409, 422, 429}
+
+
 def _v1(exc, context):
     if type(exc) in DOMAIN_ERRORS:
         code_status, code = DOMAIN_ERRORS[type(exc)]
-        return Response({"error": code, "detail": _domain_detail(exc)}, status=code_status)
+        return _logged(context, Response({"error": code, "detail": _domain_detail(exc)}, status=code_status))
     response = exception_handler(exc, context)
     if response is None:
         return None
     code = next((code for kind, code in FRAMEWORK_CODES.items() if isinstance(exc, kind)), "error")
     detail = response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
     response.data = {"error": code, "detail": detail}
+    return _logged(context, response)
+
+
+def _logged(context, response: Response) -> Response:
+    if response.status_code in LOGGED_STATUSES:
+        request = context["request"]
+        fields = {"event": "request_refused", "status": response.status_code, "error": response.data["error"]}
+        logger.warning("%s %s refused: %s", request.method, request.path, response.data["error"], extra=fields)
     return response
 
 
@@ -84,10 +96,10 @@ def _domain_detail(exc):
 
 def _unavailable(exc, v1: bool):
     if isinstance(exc, domain.BoardUnavailable):
-        logger.warning("leaderboard unavailable: %s", exc)
+        logger.warning("leaderboard unavailable: %s", exc, extra={"event": "redis_unavailable"})
         return _retry_later("Leaderboard temporarily unavailable; retry shortly.", v1)
     if isinstance(exc, OperationalError) and "locked" in str(exc):
-        logger.warning("database busy past the wait budget: %s", exc)
+        logger.warning("database busy past the wait budget: %s", exc, extra={"event": "database_busy"})
         return _retry_later("Database busy; retry shortly.", v1)
     return None
 

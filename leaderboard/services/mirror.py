@@ -30,7 +30,10 @@ def mirror_entry(board: Board, username: str, encoded: int | None, score_id: int
     try:
         redis_store.record_submission(board.slug, rules_of(board), username, encoded)
     except BoardUnavailable as error:
-        logger.warning("redis mirror failed for score %s, queued for catch-up: %s", score_id, error)
+        logger.warning(
+            "redis mirror failed for score %s, queued for catch-up: %s", score_id, error,
+            extra={"event": "redis_unavailable", "score_id": score_id, "board": board.slug},
+        )  # fmt: skip
         if encoded is not None:
             _queue(score_id)
 
@@ -55,7 +58,9 @@ def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
             PendingMirror.objects.filter(score_id__in=batch).delete()
         drained += len(batch)
     if drained:
-        logger.info("catch-up replayed %s queued scores into redis", drained)
+        logger.info(
+            "catch-up replayed %s queued scores into redis", drained, extra={"event": "catch_up", "replayed": drained}
+        )
     return drained
 
 

@@ -101,9 +101,14 @@ def _check_session_rate(session: PlaySession, score: int) -> None:
             f"session_duration={math.floor(elapsed * 10) / 10:g}s max_rate={board.max_points_per_second:g}pts/s "
             f"max_possible={max_possible} submitted={score}"
         )
+        fields = {
+            "event": "score_rejected", "reason": "score_exceeds_session_maximum", "game_id": board.slug,
+            "player_id": session.player.username, "session_id": str(session.id), "session_seconds": round(elapsed, 3),
+            "max_rate": board.max_points_per_second, "max_possible": max_possible, "submitted": score,
+        }  # fmt: skip
         logger.warning(
             "score_rejected reason=score_exceeds_session_maximum game=%s player=%s session=%s %s",
-            board.slug, session.player.username, session.id, numbers,
+            board.slug, session.player.username, session.id, numbers, extra=fields,
         )  # fmt: skip
         raise ScoreExceedsSessionMaximum(numbers)
 

@@ -181,9 +181,15 @@ def test_a_score_beyond_what_the_session_allows_is_422_with_the_numbers_and_logg
     assert response.json() == error("score_exceeds_session_maximum", numbers)
     assert redis_store.rank_for(GAME, "plr_42") is None
     assert Score.objects.count() == 0
-    [record] = [r for r in caplog.records if "score_exceeds_session_maximum" in r.getMessage()]
+    [record] = [r for r in caplog.records if r.name == "leaderboard.services.submissions"]
     assert numbers in record.getMessage()
     assert f"player=plr_42 session={session['session_id']}" in record.getMessage()
+    fields = ("event", "game_id", "player_id", "session_id", "max_rate", "max_possible", "submitted")
+    assert {field: getattr(record, field) for field in fields} == {
+        "event": "score_rejected", "game_id": GAME, "player_id": "plr_42", "session_id": session["session_id"],
+        "max_rate": 2, "max_possible": 60, "submitted": 99999,
+    }  # fmt: skip
+    assert 30 <= record.session_seconds < 31
 
 
 def test_a_score_of_exactly_the_session_maximum_is_accepted(start, submit):

@@ -1,5 +1,6 @@
 """Settings: SQLite pragmas really take effect, and malformed environment values stop the start."""
 
+import json
 import os
 import stat
 import subprocess
@@ -36,6 +37,7 @@ def test_sqlite_pragmas_take_effect_on_every_connection(pragma, value):
         ("REDIS_URL", "redis://127.0.0.1:notaport/0", "REDIS_URL has a malformed port"),
         ("HOST", "bad host", "HOST must be an IP address or a host name; got 'bad host'."),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL; got 'loud'."),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be json or plain; got 'xml'."),
     ],
 )
 def test_a_malformed_value_stops_the_start_with_a_clear_message(name, value, message):
@@ -92,3 +94,36 @@ def test_hosts_that_can_be_bound_are_accepted(host):
     )
 
     assert result.stdout.strip() == host
+
+
+def test_check_deploy_passes_with_the_production_settings(tmp_path):
+    env = {name: value for name, value in os.environ.items() if name not in {"DEBUG", "SECRET_KEY"}}
+    env |= {"BEHIND_TLS_PROXY": "1", "SECRET_KEY": secret_key_from_file(tmp_path / "secret_key")}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_logs_are_one_json_object_per_line_with_the_events_fields():
+    code = (
+        "import django, logging; django.setup(); "
+        "logging.getLogger('leaderboard.services')"
+        ".warning('score rejected', extra={'event': 'score_rejected', 'submitted': 7})"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=settings.BASE_DIR, capture_output=True, text=True, check=True,
+        env={**os.environ, "SECRET_KEY": "test", "DJANGO_SETTINGS_MODULE": "speedrank.settings", "LOG_FORMAT": "json"},
+    )  # fmt: skip
+
+    [line] = result.stderr.splitlines()
+    logged = json.loads(line)
+    assert {key: logged[key] for key in ("level", "logger", "message", "event", "submitted")} == {
+        "level": "WARNING", "logger": "leaderboard.services", "message": "score rejected",
+        "event": "score_rejected", "submitted": 7,
+    }  # fmt: skip

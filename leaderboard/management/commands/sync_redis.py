@@ -1,11 +1,15 @@
 """manage.py sync_redis: rebuild boards in Redis from SQL, or --check them for drift."""
 
+import logging
+
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ... import services
 from ...exceptions import BoardNotFound, BoardUnavailable, RebuildInProgress
 from ...services.rebuild import DRIFT_EXAMPLES
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -35,6 +39,10 @@ class Command(BaseCommand):
         with tqdm(desc=f"rebuild {board.slug}", unit=" players", file=self.stderr, disable=None) as bar:
             result = services.rebuild_board(board=board, progress=bar.update)
         self.stdout.write(f"{result.board}: rebuilt {result.players} players in {result.seconds:.2f}s")
+        logger.info(
+            "rebuilt %s", result.board,
+            extra={"event": "rebuild", "board": result.board, "players": result.players, "seconds": result.seconds},
+        )  # fmt: skip
 
     def _check(self, board) -> bool:
         drift = services.check_board(board=board)
