@@ -161,6 +161,9 @@ RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 60, minimum=1, maximum=86400)
 RATE_LIMIT_READS_PER_IP = env_int("RATE_LIMIT_READS_PER_IP", 1200, minimum=1, maximum=10**9)
 RATE_LIMIT_WRITES_PER_IP = env_int("RATE_LIMIT_WRITES_PER_IP", 600, minimum=1, maximum=10**9)
 RATE_LIMIT_WRITES_PER_PLAYER = env_int("RATE_LIMIT_WRITES_PER_PLAYER", 60, minimum=1, maximum=10**9)
+# When on, POST /v1/sessions needs a server-scope X-API-Key: only the studio's backend opens
+# sessions, so nobody else can score as any player id.
+SESSION_START_REQUIRES_KEY = env_bool("SESSION_START_REQUIRES_KEY", False)
 # Reverse proxies in front of the server; X-Forwarded-For is ignored unless this is set.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 

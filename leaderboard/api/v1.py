@@ -1,16 +1,18 @@
 """The v1 API: games, play sessions, score submission and the leaderboard reads."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
+from ..exceptions import BoardNotFound, BoardUnavailable
 from ..limits import ENCODABLE_POINTS_MAX
 from ..models import ApiKey, Board
 from . import schema
 from .fields import StrictIntegerField, StrictNumberField, UsernameField
-from .throttling import ReadThrottle, WriteThrottle
+from .throttling import ReadThrottle, WriteThrottle, limit_player_writes
 
 PLAYER_IDS_MAX = 200
 
@@ -30,6 +32,12 @@ class V1View(APIView):
     def get_throttles(self):
         classes = [WriteThrottle] if self.request.method in ("POST", "PATCH") else self.throttle_classes
         return [throttle() for throttle in classes]
+
+    def handle_exception(self, exc):
+        # A read finds no rules for a game: unknown, or Redis lost them. The second is a 503.
+        if isinstance(exc, BoardNotFound) and self.request.method == "GET" and services.restore_lost_rules(exc.slug):
+            exc = BoardUnavailable(f"the rules of {exc.slug!r} were missing from Redis and are being restored")
+        return super().handle_exception(exc)
 
     def require_key(self, scope: str) -> ApiKey:
         return services.authenticate_api_key(key=self.request.headers.get("X-API-Key"), scope=scope)
@@ -136,8 +144,13 @@ class SessionInput(serializers.Serializer):
 
 
 class Sessions(V1View):
-    @extend_schema(request=SessionInput, responses={201: schema.SessionOutput, **schema.v1_errors(400, 404, 413, 415)})
+    @extend_schema(
+        request=SessionInput, parameters=[schema.API_KEY],
+        responses={201: schema.SessionOutput, **schema.v1_errors(400, 401, 403, 404, 413, 415)},
+    )  # fmt: skip
     def post(self, request):
+        if settings.SESSION_START_REQUIRES_KEY:
+            self.require_key(ApiKey.Scope.SERVER)
         data = self.parse(SessionInput, request.data)
         session, token = services.start_session(**data)
         body = {
@@ -161,6 +174,10 @@ class SessionScoreInput(ServerScoreInput):
     session_id = serializers.CharField(max_length=64)
 
 
+class IdempotencyHeader(serializers.Serializer):
+    key = serializers.CharField(max_length=255, allow_null=True, required=False)
+
+
 class Scores(V1View):
     @extend_schema(
         description="With `Authorization: Bearer <token>` and a session_id: the session's one score. "
@@ -173,16 +190,18 @@ class Scores(V1View):
         authorization = request.headers.get("Authorization", "")
         if not authorization and "X-API-Key" in request.headers:
             return self._from_server(request)
-        token = authorization.removeprefix("Bearer ").strip() if authorization.startswith("Bearer ") else None
-        claims = services.read_token(token)
+        scheme, _, token = authorization.partition(" ")
+        claims = services.read_token(token.strip() if scheme.lower() == "bearer" else None)
         data = self.parse(SessionScoreInput, request.data)
+        limit_player_writes(request, data["player_id"])
         body = services.submit_session_score(claims=claims, **data)
         return Response(body, status=status.HTTP_201_CREATED)
 
     def _from_server(self, request):
         api_key = self.require_key(ApiKey.Scope.SERVER)
         data = self.parse(ServerScoreInput, request.data)
-        key = request.headers.get("Idempotency-Key") or None
+        key = self.parse(IdempotencyHeader, {"key": request.headers.get("Idempotency-Key") or None})["key"]
+        limit_player_writes(request, data["player_id"])
         body = services.submit_server_score(api_key=api_key, idempotency_key=key, **data)
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -264,7 +283,11 @@ class Matchmaking(V1View):
         )
 
 
+class ProfilePath(serializers.Serializer):
+    player_id = UsernameField()
+
+
 class PlayerProfile(V1View):
-    @extend_schema(responses={200: schema.ProfileOutput, **schema.v1_errors(404)})
+    @extend_schema(responses={200: schema.ProfileOutput, **schema.v1_errors(400, 404)})
     def get(self, request, player_id):
-        return Response(services.player_profile(player_id=player_id))
+        return Response(services.player_profile(**self.parse(ProfilePath, {"player_id": player_id})))

@@ -13,5 +13,5 @@ urlpatterns = [
     re_path(r"^leaderboard/rank/?$", v1.LeaderboardRank.as_view(), name="v1-leaderboard-rank"),
     re_path(r"^leaderboard/players/?$", v1.LeaderboardPlayers.as_view(), name="v1-leaderboard-players"),
     re_path(r"^matchmaking/?$", v1.Matchmaking.as_view(), name="v1-matchmaking"),
-    re_path(r"^players/(?P<player_id>[^/]{1,150})/?$", v1.PlayerProfile.as_view(), name="v1-player"),
+    re_path(r"^players/(?P<player_id>[^/]+)/?$", v1.PlayerProfile.as_view(), name="v1-player"),
 ]

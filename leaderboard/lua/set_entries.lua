@@ -10,24 +10,26 @@
 local SPAN = 8589934592
 
 local function sequence(score)
-  return SPAN - 1 - math.fmod(score, SPAN)
+  return SPAN - 1 - math.fmod(tonumber(score), SPAN)
 end
 
-local function set_if_newer(key, score, member)
+-- True when the key holds no state of the member newer than this one.
+local function not_older(key, score, member)
   local current = redis.call('ZSCORE', key, member)
-  if current and sequence(tonumber(current)) >= sequence(tonumber(score)) then
-    return 0
-  end
-  redis.call('ZADD', key, score, member)
-  return 1
+  return (not current) or sequence(current) <= sequence(score)
 end
 
 local rebuilding = redis.call('EXISTS', KEYS[3]) == 1
 local set = 0
 for i = 1, #ARGV, 2 do
-  set = set + set_if_newer(KEYS[1], ARGV[i], ARGV[i + 1])
-  if rebuilding then
-    set_if_newer(KEYS[2], ARGV[i], ARGV[i + 1])
+  local score, member = ARGV[i], ARGV[i + 1]
+  -- A state older than the live board's is stale everywhere: a rebuild must not take it either.
+  if not_older(KEYS[1], score, member) then
+    redis.call('ZADD', KEYS[1], score, member)
+    set = set + 1
+    if rebuilding and not_older(KEYS[2], score, member) then
+      redis.call('ZADD', KEYS[2], score, member)
+    end
   end
 end
 return set

@@ -1,6 +1,6 @@
 """Writes and rules: recording scores, mirroring them to Redis, games, rebuilding and checking boards."""
 
-from .games import create_game, game, games, publish_all_rules, update_game
+from .games import create_game, game, games, publish_all_rules, restore_lost_rules, update_game
 from .keys import authenticate_api_key, create_api_key, revoke_api_key
 from .mirror import drain_pending_mirrors, schedule_catch_up
 from .profiles import player_profile
@@ -14,6 +14,7 @@ __all__ = [
     "create_api_key",
     "player_profile",
     "read_token",
+    "restore_lost_rules",
     "revoke_api_key",
     "start_session",
     "submit_server_score",

@@ -75,6 +75,16 @@ def rules_of(board: Board) -> dict[str, str | int]:
     return {"order": board.order, "operator": board.operator, "min": board.min_points, "max": board.max_points}
 
 
+def restore_lost_rules(slug: str) -> bool:
+    """If the game exists but Redis had no rules for it, publish them again; True if it exists."""
+    board = Board.objects.filter(slug=slug).first()
+    if board is None:
+        return False
+    logger.warning("rules of %s were missing from redis", slug, extra={"event": "rules_restored", "board": slug})
+    _publish(board)
+    return True
+
+
 def publish_all_rules() -> None:
     """Write every board's rules to Redis (at worker start: Redis may have lost them)."""
     try:

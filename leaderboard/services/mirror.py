@@ -54,6 +54,8 @@ def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
         for board, entries in _current_entries(batch).items():
             redis_store.publish_rules(board.slug, rules_of(board))
             redis_store.set_entries(board.slug, entries)
+            for _encoded, username in entries:
+                redis_store.forget_profile(username)
         with transaction.atomic():
             PendingMirror.objects.filter(score_id__in=batch).delete()
         drained += len(batch)

@@ -23,8 +23,10 @@ def record_score(*, board: Board, username: str, points: int, session: PlaySessi
         raise PointsOutOfRange(points, board.min_points, board.max_points)
     with transaction.atomic():
         # get_or_create inserts inside a savepoint and re-reads on IntegrityError, so the
-        # unique constraint settles concurrent first submissions of one username.
-        player, _created = Player.objects.get_or_create(username=username)
+        # unique constraint settles concurrent first submissions of one username. The row lock
+        # (PostgreSQL; SQLite's IMMEDIATE transactions already run one at a time) makes one
+        # player's scores take their ids in the order they are applied to the entry.
+        player, _created = Player.objects.select_for_update().get_or_create(username=username)
         score = Score.objects.create(board=board, player=player, points=points, session=session)
         entry, changed = _apply(board, player, score)
         encoded = redis_store.encode(board.rules.rank_value(entry.value), entry.reached_seq) if changed else None

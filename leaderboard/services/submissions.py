@@ -5,7 +5,7 @@ import logging
 import math
 
 import orjson
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from .. import redis_store
@@ -66,7 +66,11 @@ def _record_once(api_key, key, request_hash, game_id, player_id, score) -> dict:
             api_key=api_key, key=key, request_hash=request_hash, status_code=201, response=body
         )
     body["rank"] = _rank_after_write(game_id, player_id)
-    IdempotencyRecord.objects.filter(pk=record.pk).update(response=body)
+    try:
+        IdempotencyRecord.objects.filter(pk=record.pk).update(response=body)
+    except DatabaseError as error:
+        # The score is committed and the answer stands; a replay reads the rank afresh.
+        logger.warning("could not store the rank of idempotent request %s: %s", key, error)
     return body
 
 
@@ -80,7 +84,10 @@ def _record_from_server(game_id: str, player_id: str, score: int, rank: bool = T
 def _replay(record: IdempotencyRecord, request_hash: str) -> dict:
     if record.request_hash != request_hash:
         raise IdempotencyKeyReused(record.key)
-    return record.response
+    body = dict(record.response)
+    if body["rank"] is None:  # replayed before the first answer stored its rank
+        body["rank"] = _rank_after_write(body["game_id"], body["player_id"])
+    return body
 
 
 def _request_hash(player_id: str, game_id: str, score: int) -> str:

@@ -1,6 +1,8 @@
 """/v1/ reads: the leaderboard page, a player's neighbourhood, friends, matchmaking and profiles,
 answered from Redis without SQL; and the v1 error shape of unknown paths and methods."""
 
+from urllib.parse import quote
+
 import pytest
 
 from leaderboard import redis_store, services
@@ -426,3 +428,22 @@ def test_a_wrong_method_is_405_method_not_allowed(api, method, path):
 
     assert response.status_code == 405
     assert response.json() == error("method_not_allowed", f'Method "{method.upper()}" not allowed.')
+
+
+def test_a_read_after_redis_lost_a_games_rules_is_503_then_the_rules_are_back(api, ten):
+    redis_store.client().delete(redis_store.board_config_key(ten.slug))
+
+    lost = api.get("/v1/leaderboard", {"game_id": ten.slug, "top": 1})
+    again = api.get("/v1/leaderboard", {"game_id": ten.slug, "top": 1})
+
+    assert (lost.status_code, lost["Retry-After"], lost.json()["error"]) == (503, "1", "service_unavailable")
+    assert again.status_code == 200
+    assert again.json()["entries"] == [entry(1)]
+
+
+@pytest.mark.parametrize("player_id", ["nul\x00byte", "x" * 151])
+def test_a_profile_path_that_is_no_valid_player_id_is_400(api, player_id):
+    response = api.get(f"/v1/players/{quote(player_id)}")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

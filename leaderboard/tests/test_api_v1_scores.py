@@ -485,3 +485,41 @@ def test_a_form_encoded_body_is_415(api, server_key, game):
     assert response.json() == error(
         "unsupported_media_type", 'Unsupported media type "application/x-www-form-urlencoded" in request.'
     )
+
+
+def test_an_idempotency_key_longer_than_255_characters_is_400(send, game):
+    response = send("amy", 5, key="k" * 256)
+
+    assert response.status_code == 400
+    assert response.json() == error("invalid_request", {"key": ["Ensure this field has no more than 255 characters."]})
+    assert Score.objects.count() == 0
+
+
+def test_the_bearer_scheme_is_case_insensitive(api, start, game):
+    session = start()
+    body = {k: session[k] for k in ("player_id", "game_id", "session_id")} | {"score": 5}
+
+    response = api.post("/v1/scores", body, format="json", HTTP_AUTHORIZATION=f"bearer {session['token']}")
+
+    assert response.status_code == 201
+
+
+def test_requests_without_credentials_cannot_spend_a_players_write_allowance(api, send, game, settings):
+    settings.RATE_LIMIT_WRITES_PER_PLAYER = 2
+    body = {"player_id": "victim", "game_id": GAME, "score": 1, "session_id": "x"}
+    refused = [api.post("/v1/scores", body, format="json").status_code for _ in range(5)]
+
+    assert refused == [401] * 5
+    assert [send("victim", 1).status_code for _ in range(3)] == [201, 201, 429]
+
+
+def test_sessions_can_be_reserved_to_the_studios_backend(api, game, server_key, settings):
+    settings.SESSION_START_REQUIRES_KEY = True
+    body = {"player_id": "plr_42", "game_id": GAME}
+
+    anonymous = api.post("/v1/sessions", body, format="json")
+    backend = api.post("/v1/sessions", body, format="json", HTTP_X_API_KEY=server_key)
+
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "invalid_api_key")
+    assert backend.status_code == 201
+    assert PlaySession.objects.count() == 1

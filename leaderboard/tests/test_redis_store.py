@@ -102,3 +102,14 @@ def test_outside_a_rebuild_writes_touch_only_the_live_board():
 def test_a_board_and_its_rebuild_keys_share_a_cluster_hash_tag():
     assert redis_store.board_key("chess").startswith("speedrank-test:board:{chess}")
     assert "{chess}" in redis_store.rebuild_key("chess")
+
+
+def test_a_late_mirror_of_an_older_state_during_a_rebuild_does_not_win_the_swap():
+    redis_store.set_entry("b", "amy", redis_store.encode(500, 12))
+    redis_store.start_rebuild("b")
+    redis_store.set_entry("b", "amy", redis_store.encode(100, 10))  # an older state, mirrored late
+    redis_store.load_entries("b", [(redis_store.encode(500, 12), "amy")])  # SQL's current state
+
+    redis_store.swap_in("b")
+
+    assert redis_store.encoded_scores("b", ["amy"]) == [redis_store.encode(500, 12)]
