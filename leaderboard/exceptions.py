@@ -33,6 +33,14 @@ class BoardUnavailable(LeaderboardError):
     """Redis could not be reached in time; the board cannot be read or written now."""
 
 
+class BoardNotBuilt(BoardUnavailable):
+    """Redis does not hold the whole board (it lost its data); it is being rebuilt from SQL."""
+
+    def __init__(self, board: str):
+        super().__init__(f"board {board!r} is not built in redis; rebuilding it from SQL")
+        self.board = board
+
+
 class RebuildInProgress(LeaderboardError):
     def __init__(self, board: str):
         super().__init__(f"A rebuild of board {board!r} is already running.")

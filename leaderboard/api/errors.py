@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from .. import exceptions as domain
+from .. import services
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ def _domain_detail(exc):
 
 
 def _unavailable(exc, v1: bool):
+    if isinstance(exc, domain.BoardNotBuilt):
+        services.schedule_catch_up()  # its round rebuilds the boards Redis lost
     if isinstance(exc, domain.BoardUnavailable):
         logger.warning("leaderboard unavailable: %s", exc, extra={"event": "redis_unavailable"})
         return _retry_later("Leaderboard temporarily unavailable; retry shortly.", v1)

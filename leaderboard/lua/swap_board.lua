@@ -4,6 +4,7 @@
 -- KEYS[2] the board's rebuild key (absent when the board is now empty)
 -- KEYS[3] the board's rebuild lock
 -- KEYS[4] a scratch name for the old board
+-- KEYS[5] the board's built marker: present while Redis holds the whole board
 -- Returns the number of entries on the live board afterwards.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[4])
@@ -15,4 +16,5 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('PERSIST', KEYS[1])
 end
 redis.call('DEL', KEYS[3])
+redis.call('SET', KEYS[5], '1')
 return redis.call('ZCARD', KEYS[1])

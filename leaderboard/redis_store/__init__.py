@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from ..exceptions import BoardUnavailable, RebuildInProgress
+from ..exceptions import BoardNotBuilt, BoardUnavailable, RebuildInProgress
 from ..limits import ENCODABLE_POINTS_MAX, SEQUENCE_BITS, SEQUENCE_LIMIT
 
 REBUILD_KEY_TTL_SECONDS = 3600
@@ -134,6 +134,16 @@ def board_config_key(board: str) -> str:
     return f"{board_key(board)}:rules"
 
 
+def board_built_key(board: str) -> str:
+    # Set when a board is created or rebuilt, never by a single write: if Redis loses its data,
+    # the marker goes with it, and reads know the board is not whole.
+    return f"{board_key(board)}:built"
+
+
+def run_id_key() -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:boards-built-in"
+
+
 # --- writes -----------------------------------------------------------------------------
 
 
@@ -194,7 +204,10 @@ def load_entries(board: str, entries: Sequence[Entry]) -> None:
 def swap_in(board: str) -> int:
     """Atomically make the rebuild key the live board (absent means empty) and release the lock."""
     live = board_key(board)
-    keys = [live, rebuild_key(board), rebuild_lock_key(board), f"{live}:retired:{secrets.token_hex(8)}"]
+    keys = [
+        live, rebuild_key(board), rebuild_lock_key(board), f"{live}:retired:{secrets.token_hex(8)}",
+        board_built_key(board),
+    ]  # fmt: skip
     with _unavailable_on_error():
         return _script("swap_board")(keys=keys)
 
@@ -215,7 +228,11 @@ def delete_board(board: str) -> None:
 def top(board: str, count: int, offset: int = 0) -> list[tuple[str, int]]:
     """(member, rank value) of the best `count` entries after `offset`, best first."""
     with _unavailable_on_error():
-        rows = client().zrevrange(board_key(board), offset, offset + count - 1, withscores=True)
+        pipe = client().pipeline(transaction=True)
+        pipe.exists(board_built_key(board))
+        pipe.zrevrange(board_key(board), offset, offset + count - 1, withscores=True)
+        built, rows = pipe.execute()
+    require_built(board, built)
     return [(member, decode_rank_value(score)) for member, score in rows]
 
 
@@ -223,12 +240,51 @@ def rank_for(board: str, member: str) -> tuple[int, int] | None:
     """(1-based rank, rank value) of a member, read atomically, or None if absent."""
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=True)
+        pipe.exists(board_built_key(board))
         pipe.zrevrank(board_key(board), member)
         pipe.zscore(board_key(board), member)
-        rank, score = pipe.execute()
+        built, rank, score = pipe.execute()
+    require_built(board, built)
     if rank is None or score is None:
         return None
     return rank + 1, decode_rank_value(score)
+
+
+def require_built(board: str, built: int) -> None:
+    if not built:
+        raise BoardNotBuilt(board)
+
+
+def mark_built(board: str) -> None:
+    """A new, empty board is whole as it is."""
+    with _unavailable_on_error():
+        client().set(board_built_key(board), "1")
+
+
+def server_run_id() -> str:
+    with _unavailable_on_error():
+        return client().info("server")["run_id"]
+
+
+def boards_built_in() -> str | None:
+    """The run id of the Redis process the boards were last all rebuilt into."""
+    with _unavailable_on_error():
+        return client().get(run_id_key())
+
+
+def record_boards_built_in(run_id: str) -> None:
+    with _unavailable_on_error():
+        client().set(run_id_key(), run_id)
+
+
+def take_recovery_lock(seconds: int) -> bool:
+    with _unavailable_on_error():
+        return bool(client().set(f"{settings.REDIS_KEY_PREFIX}:recovery-lock", "1", nx=True, ex=seconds))
+
+
+def release_recovery_lock() -> None:
+    with _unavailable_on_error():
+        client().delete(f"{settings.REDIS_KEY_PREFIX}:recovery-lock")
 
 
 def total_members(board: str) -> int:

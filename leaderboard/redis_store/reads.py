@@ -2,7 +2,16 @@
 
 from collections.abc import Sequence
 
-from . import _script, _unavailable_on_error, board_config_key, board_key, client, decode_rank_value
+from . import (
+    _script,
+    _unavailable_on_error,
+    board_built_key,
+    board_config_key,
+    board_key,
+    client,
+    decode_rank_value,
+    require_built,
+)
 
 Rules = dict[str, str]
 
@@ -12,9 +21,11 @@ def page(board: str, offset: int, count: int) -> tuple[Rules, int, list[tuple[st
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=True)
         pipe.hgetall(board_config_key(board))
+        pipe.exists(board_built_key(board))
         pipe.zcard(board_key(board))
         pipe.zrevrange(board_key(board), offset, offset + count - 1, withscores=True)
-        rules, total, rows = pipe.execute()
+        rules, built, total, rows = pipe.execute()
+    _whole(board, rules, built)
     return rules, total, [(member, decode_rank_value(score)) for member, score in rows]
 
 
@@ -23,8 +34,10 @@ def around(board: str, member: str, context: int) -> tuple[Rules, tuple | None]:
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=True)
         pipe.hgetall(board_config_key(board))
+        pipe.exists(board_built_key(board))
         _script("around")(keys=[board_key(board)], args=[member, context], client=pipe)
-        rules, found = pipe.execute()
+        rules, built, found = pipe.execute()
+    _whole(board, rules, built)
     if not found:
         return rules, None
     rank, score, total, window = found
@@ -38,10 +51,12 @@ def entries_of(board: str, members: Sequence[str]) -> tuple[Rules, list[tuple[st
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=True)
         pipe.hgetall(board_config_key(board))
+        pipe.exists(board_built_key(board))
         for member in members:
             pipe.zrevrank(key, member)
             pipe.zscore(key, member)
-        rules, *answers = pipe.execute()
+        rules, built, *answers = pipe.execute()
+    _whole(board, rules, built)
     found = zip(members, answers[0::2], answers[1::2], strict=True)
     return rules, [(m, rank, decode_rank_value(score)) for m, rank, score in found if rank is not None]
 
@@ -53,3 +68,10 @@ def ranks_of(member: str, boards: Sequence[str]) -> list[int | None]:
         for board in boards:
             pipe.zrevrank(board_key(board), member)
         return pipe.execute()
+
+
+def _whole(board: str, rules: Rules, built: int) -> None:
+    # Without rules the game is unknown to Redis (the caller decides); with them, the board
+    # must also be whole.
+    if rules:
+        require_built(board, built)

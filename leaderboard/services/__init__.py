@@ -5,6 +5,7 @@ from .keys import authenticate_api_key, create_api_key, revoke_api_key
 from .mirror import drain_pending_mirrors, schedule_catch_up
 from .profiles import player_profile
 from .rebuild import BoardDrift, RebuildResult, boards, check_board, rebuild_board
+from .recovery import rebuild_all_boards, recover_if_needed
 from .scores import board_by_slug, record_score, submit_score
 from .sessions import read_token, start_session
 from .submissions import submit_server_score, submit_session_score
@@ -29,7 +30,9 @@ __all__ = [
     "game",
     "games",
     "publish_all_rules",
+    "rebuild_all_boards",
     "rebuild_board",
+    "recover_if_needed",
     "record_score",
     "schedule_catch_up",
     "submit_score",

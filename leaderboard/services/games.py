@@ -41,7 +41,7 @@ def create_game(
     try:
         with transaction.atomic():
             board.save()
-            transaction.on_commit(partial(_publish, board), robust=True)
+            transaction.on_commit(partial(_publish, board, new=True), robust=True)
     except IntegrityError:
         raise GameAlreadyExists(slug) from None
     return board
@@ -96,9 +96,11 @@ def publish_all_rules() -> None:
         _publish(board)
 
 
-def _publish(board: Board) -> None:
+def _publish(board: Board, new: bool = False) -> None:
     try:
         redis_store.publish_rules(board.slug, rules_of(board))
+        if new:
+            redis_store.mark_built(board.slug)
     except BoardUnavailable as error:
         logger.warning("could not publish the rules of %s to redis: %s", board.slug, error)
 

@@ -1,8 +1,9 @@
 """Mirroring committed entries into Redis, and catching up on the ones Redis missed.
 
 A mirror that fails leaves a PendingMirror row; a background thread in the same process
-replays the backlog once Redis answers again. A replay writes the entry's current state from
-SQL, and Redis keeps only newer states, so replays are idempotent.
+replays the backlog once Redis answers again, then rebuilds every board if Redis restarted or
+lost data meanwhile. A replay writes the entry's current state from SQL, and Redis keeps only
+newer states, so replays are idempotent.
 """
 
 import logging
@@ -125,8 +126,11 @@ def _drain_round_finished() -> bool:
 
 
 def _try_drain() -> bool:
+    from .recovery import recover_if_needed  # recovery rebuilds through services that import this module
+
     try:
         drain_pending_mirrors()
+        recover_if_needed()
     except BoardUnavailable:
         return False
     except DatabaseError:

@@ -9,6 +9,12 @@ from leaderboard.limits import ENCODABLE_POINTS_MAX, POINTS_MAX, SEQUENCE_LIMIT
 LAST_SEQUENCE = SEQUENCE_LIMIT - 1
 
 
+@pytest.fixture(autouse=True)
+def _boards_built():
+    for board in ("b", "exact", "other"):
+        redis_store.mark_built(board)
+
+
 @pytest.mark.parametrize("points", [0, 1, POINTS_MAX, ENCODABLE_POINTS_MAX])
 @pytest.mark.parametrize("sequence", [1, 2, 123_456_789, LAST_SEQUENCE])
 def test_every_encodable_score_survives_redis_exactly(points, sequence):

@@ -9,11 +9,16 @@ from leaderboard.models import Board, BoardEntry, Score
 pytestmark = pytest.mark.django_db
 
 
-def make_board(order: str, operator: str, *, min_score: int = 0, max_score: int = 1000) -> Board:
-    return services.create_game(
-        slug=f"{order}-{operator}", name="Test", order=order, operator=operator, min_score=min_score,
-        max_score=max_score, max_points_per_second=None, max_session_seconds=3600,
-    )  # fmt: skip
+@pytest.fixture
+def make_board(django_capture_on_commit_callbacks):
+    def create(order: str, operator: str, *, min_score: int = 0, max_score: int = 1000) -> Board:
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.create_game(
+                slug=f"{order}-{operator}", name="Test", order=order, operator=operator, min_score=min_score,
+                max_score=max_score, max_points_per_second=None, max_session_seconds=3600,
+            )  # fmt: skip
+
+    return create
 
 
 @pytest.fixture
@@ -49,7 +54,7 @@ def standings(board: Board) -> list[tuple[str, int]]:
         ("asc", "increment", [("amy", 5), ("bob", 2), ("bob", 1)], [("bob", 3), ("amy", 5)]),
     ],
 )
-def test_entries_and_ties_follow_the_boards_order_and_operator(play, order, operator, scores, expected):
+def test_entries_and_ties_follow_the_boards_order_and_operator(play, make_board, order, operator, scores, expected):
     board = make_board(order, operator)
 
     play(board, *scores)
@@ -59,7 +64,7 @@ def test_entries_and_ties_follow_the_boards_order_and_operator(play, order, oper
 
 @pytest.mark.parametrize("order", ["desc", "asc"])
 @pytest.mark.parametrize("operator", ["best", "latest", "increment"])
-def test_a_rebuild_restores_exactly_what_the_live_board_showed(play, order, operator):
+def test_a_rebuild_restores_exactly_what_the_live_board_showed(play, make_board, order, operator):
     board = make_board(order, operator, min_score=-500, max_score=500)
     play(board, *[(f"p{n % 7}", (n * 37) % 90 - 20) for n in range(60)])
     live = redis_store.client().zrevrange(redis_store.board_key(board.slug), 0, -1, withscores=True)
@@ -71,7 +76,7 @@ def test_a_rebuild_restores_exactly_what_the_live_board_showed(play, order, oper
     assert services.check_board(board=board).clean
 
 
-def test_an_increment_past_the_boards_range_is_refused_and_writes_nothing(play):
+def test_an_increment_past_the_boards_range_is_refused_and_writes_nothing(play, make_board):
     board = make_board("desc", "increment", max_score=10)
     play(board, ("amy", 8))
 
@@ -83,7 +88,7 @@ def test_an_increment_past_the_boards_range_is_refused_and_writes_nothing(play):
     assert standings(board) == [("amy", 8)]
 
 
-def test_every_submission_is_counted_on_the_entry(play):
+def test_every_submission_is_counted_on_the_entry(play, make_board):
     board = make_board("desc", "best")
     play(board, ("amy", 5), ("amy", 3), ("amy", 9))
 

@@ -61,7 +61,14 @@ def test_a_rebuild_leaves_no_temporary_key_behind(played):
     sync_redis()
 
     board = redis_store.board_key("default")
-    assert sorted(redis_store.client().scan_iter("*")) == [board, redis_store.board_config_key("default")]
+    assert sorted(redis_store.client().scan_iter("*")) == sorted(
+        [
+            board,
+            redis_store.board_config_key("default"),
+            redis_store.board_built_key("default"),
+            redis_store.run_id_key(),
+        ]
+    )
 
 
 def test_check_reports_a_clean_board(played):

@@ -5,7 +5,7 @@ import logging
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ... import services
+from ... import redis_store, services
 from ...exceptions import BoardNotFound, BoardUnavailable, RebuildInProgress
 from ...services.rebuild import DRIFT_EXAMPLES
 
@@ -27,6 +27,8 @@ class Command(BaseCommand):
             else:
                 for each in boards:
                     self._rebuild(each)
+                if board is None:  # every board is now built in this Redis
+                    redis_store.record_boards_built_in(redis_store.server_run_id())
         except (BoardNotFound, BoardUnavailable, RebuildInProgress) as error:
             raise CommandError(str(error)) from error
 
