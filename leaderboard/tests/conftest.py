@@ -1,6 +1,8 @@
 """Real servers for the suite: a redis-server of its own (pytest-redis) and pytest-django's database."""
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -146,5 +148,53 @@ class LiveServer:
 @pytest.fixture
 def live_gunicorn(default_board, redis_url, tmp_path):
     server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log")
+    yield server
+    server.stop()
+
+
+class OwnRedis:
+    """A redis-server of one test's own, configured like the managed one, to kill, stop and restart."""
+
+    def __init__(self, directory: Path):
+        self.directory, self.port = directory, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self.start()
+
+    def start(self, *, empty: bool = False) -> None:
+        if empty:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_until(self._answers, timeout=10)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def signal(self, number: int) -> None:
+        self.process.send_signal(number)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.kill()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = OwnRedis(tmp_path / "redis")
     yield server
     server.stop()
