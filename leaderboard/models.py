@@ -4,6 +4,7 @@ import uuid
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .limits import ENCODABLE_POINTS_MAX, SEQUENCE_LIMIT, SESSION_SECONDS_DEFAULT, USERNAME_MAX_LENGTH
@@ -105,6 +106,7 @@ class BoardEntry(models.Model):
     value = models.BigIntegerField()
     reached_seq = models.BigIntegerField()
     submissions = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(db_default=Now(), db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["board", "player"], name="board_entry_unique")]

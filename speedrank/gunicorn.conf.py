@@ -16,9 +16,9 @@ errorlog = "-"
 
 
 def post_worker_init(worker):
-    # A worker that starts after another died with scores Redis missed replays them, and
-    # republishes the games' rules in case Redis lost them.
+    # A worker that starts after another died replays the scores Redis missed (queued ones, and
+    # recent ones whose mirror may never have run), and republishes the games' rules.
     from leaderboard.services import publish_all_rules, schedule_catch_up
 
-    schedule_catch_up()
+    schedule_catch_up(replay_recent=True)
     publish_all_rules()

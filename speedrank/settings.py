@@ -154,6 +154,9 @@ RETRY_AFTER_SECONDS = 1
 PROFILE_CACHE_SECONDS = env_int("PROFILE_CACHE_SECONDS", 60, minimum=1, maximum=86400)
 # Seconds between attempts to replay scores whose Redis mirror failed.
 MIRROR_CATCH_UP_INTERVAL = env_float("MIRROR_CATCH_UP_INTERVAL", 1.0, minimum=0.05, maximum=60.0)
+# A starting worker writes the entries changed in this many past seconds to Redis again, in case
+# a worker was killed between a commit and its mirror.
+MIRROR_REPLAY_SECONDS = env_int("MIRROR_REPLAY_SECONDS", 120, minimum=0, maximum=86400)
 
 # /v1/ rate limits: requests per RATE_LIMIT_WINDOW seconds. Benchmarks set RATE_LIMITS_ENABLED=0.
 RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)

@@ -2,7 +2,7 @@
 
 from .games import create_game, game, games, publish_all_rules, restore_lost_rules, update_game
 from .keys import authenticate_api_key, create_api_key, revoke_api_key
-from .mirror import drain_pending_mirrors, schedule_catch_up
+from .mirror import drain_pending_mirrors, replay_recent_entries, schedule_catch_up
 from .profiles import player_profile
 from .rebuild import BoardDrift, RebuildResult, boards, check_board, rebuild_board
 from .recovery import rebuild_all_boards, recover_if_needed
@@ -31,6 +31,7 @@ __all__ = [
     "games",
     "publish_all_rules",
     "rebuild_all_boards",
+    "replay_recent_entries",
     "rebuild_board",
     "recover_if_needed",
     "record_score",

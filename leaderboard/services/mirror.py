@@ -9,9 +9,11 @@ newer states, so replays are idempotent.
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
 
 from .. import redis_store
 from ..exceptions import BoardUnavailable
@@ -23,6 +25,7 @@ logger = logging.getLogger(__name__)
 _catch_up_lock = threading.Lock()
 _catch_up_running = False
 _catch_up_wanted = False
+_replay_recent_wanted = False
 
 
 def mirror_entry(board: Board, username: str, encoded: int | None, score_id: int) -> None:
@@ -67,27 +70,52 @@ def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
     return drained
 
 
+def replay_recent_entries(*, seconds: int) -> int:
+    """Write every entry changed in the last `seconds` to Redis again; return how many.
+
+    This repairs mirrors that never ran and left no trace (a worker killed between its commit and
+    its mirror) without a full rebuild. Redis keeps only newer states, so it changes nothing else.
+    """
+    since = timezone.now() - timedelta(seconds=seconds)
+    recent = BoardEntry.objects.filter(updated_at__gte=since).select_related("board", "player").order_by("id")
+    replayed = 0
+    for board, entries in _by_board(recent.iterator(chunk_size=1000)).items():
+        redis_store.publish_rules(board.slug, rules_of(board))
+        redis_store.set_entries(board.slug, entries)
+        replayed += len(entries)
+    if replayed:
+        logger.info("replayed %s recent entries", replayed, extra={"event": "catch_up_recent", "replayed": replayed})
+    return replayed
+
+
+def _by_board(entries) -> dict[Board, list[redis_store.Entry]]:
+    boards: dict[Board, list[redis_store.Entry]] = {}
+    for entry in entries:
+        encoded = redis_store.encode(entry.board.rules.rank_value(entry.value), entry.reached_seq)
+        boards.setdefault(entry.board, []).append((encoded, entry.player.username))
+    return boards
+
+
 def _current_entries(score_ids: list[int]) -> dict[Board, list[redis_store.Entry]]:
     """The current entry, per board, of each player these scores belong to."""
     players_by_board: dict[int, set[int]] = {}
     for board_id, player_id in Score.objects.filter(id__in=score_ids).values_list("board_id", "player_id"):
         players_by_board.setdefault(board_id, set()).add(player_id)
-    boards: dict[Board, list[redis_store.Entry]] = {}
+    entries = []
     for board_id, player_ids in players_by_board.items():
-        entries = BoardEntry.objects.filter(board_id=board_id, player_id__in=player_ids).select_related(
+        entries += BoardEntry.objects.filter(board_id=board_id, player_id__in=player_ids).select_related(
             "board", "player"
         )
-        for entry in entries:
-            encoded = redis_store.encode(entry.board.rules.rank_value(entry.value), entry.reached_seq)
-            boards.setdefault(entry.board, []).append((encoded, entry.player.username))
-    return boards
+    return _by_board(entries)
 
 
-def schedule_catch_up() -> None:
-    """Make sure a catch-up thread runs in this process until the backlog is empty."""
-    global _catch_up_running, _catch_up_wanted
+def schedule_catch_up(*, replay_recent: bool = False) -> None:
+    """Make sure a catch-up thread runs in this process until the backlog is empty; with
+    replay_recent, its next round also replays the entries changed in the last moments."""
+    global _catch_up_running, _catch_up_wanted, _replay_recent_wanted
     with _catch_up_lock:
         _catch_up_wanted = True
+        _replay_recent_wanted = _replay_recent_wanted or replay_recent
         if _catch_up_running:
             return
         _catch_up_running = True
@@ -128,8 +156,12 @@ def _drain_round_finished() -> bool:
 def _try_drain() -> bool:
     from .recovery import recover_if_needed  # recovery rebuilds through services that import this module
 
+    global _replay_recent_wanted
     try:
         drain_pending_mirrors()
+        if _replay_recent_wanted:
+            replay_recent_entries(seconds=settings.MIRROR_REPLAY_SECONDS)
+            _replay_recent_wanted = False
         recover_if_needed()
     except BoardUnavailable:
         return False

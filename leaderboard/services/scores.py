@@ -3,6 +3,7 @@
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .. import redis_store
 from ..exceptions import BoardNotFound, PointsOutOfRange, TotalOutOfRange
@@ -47,10 +48,11 @@ def _apply(board: Board, player: Player, score: Score) -> tuple[BoardEntry, bool
             return entry, True
         return _apply(board, player, score)  # a concurrent first score made the entry meanwhile
     entry.submissions += 1
+    entry.updated_at = score.achieved_at
     changed = value != current
     if changed:
         entry.value, entry.reached_seq = value, score.id
-    entry.save(update_fields=["value", "reached_seq", "submissions"])
+    entry.save(update_fields=["value", "reached_seq", "submissions", "updated_at"])
     return entry, changed
 
 
@@ -61,7 +63,9 @@ def _locked_entry(board: Board, player: Player) -> BoardEntry | None:
 def _create_entry(board: Board, player: Player, value: int, sequence: int) -> BoardEntry | None:
     try:
         with transaction.atomic():
-            return BoardEntry.objects.create(board=board, player=player, value=value, reached_seq=sequence)
+            return BoardEntry.objects.create(
+                board=board, player=player, value=value, reached_seq=sequence, updated_at=timezone.now()
+            )
     except IntegrityError:
         return None
 

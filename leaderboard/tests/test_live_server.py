@@ -121,3 +121,22 @@ def test_a_worker_that_starts_with_a_backlog_replays_it(default_board, redis_url
         server.stop()
 
     assert answer == (200, {"username": "queued", "rank": 1, "points": 77})
+
+
+def test_a_worker_that_starts_replays_recent_scores_whose_mirror_never_ran(default_board, redis_url, tmp_path):
+    player = Player.objects.create(username="unmirrored")
+    score = Score.objects.create(board=default_board, player=player, points=55)
+    BoardEntry.objects.create(board=default_board, player=player, value=55, reached_seq=score.id)  # no queue row
+
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log", workers=1)
+    try:
+        answer = wait_until(lambda: _ranked(server.url, "unmirrored"), timeout=10)
+    finally:
+        server.stop()
+
+    assert answer == {"username": "unmirrored", "rank": 1, "points": 55}
+
+
+def _ranked(base_url: str, username: str) -> dict | None:
+    status, body = get_json(f"{base_url}/api/my-rank/?username={username}")
+    return body if status == 200 else None

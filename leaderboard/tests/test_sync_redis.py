@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from leaderboard import redis_store, services
-from leaderboard.models import Board
+from leaderboard.models import Board, BoardEntry, Player, Score
 
 from .conftest import child_database_url, wait_until
 
@@ -252,3 +252,29 @@ def test_sync_redis_rebuilds_every_games_board_to_what_the_live_board_showed(
     assert {slug: whole_board(slug) for slug in slugs} == live
     assert output.count("rebuilt") == 4
     assert sync_redis("--check").count("0 missing, 0 wrong, 0 extra") == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mirror_that_never_ran_shows_as_drift_until_the_catch_up_repairs_it_without_a_rebuild(default_board):
+    services.submit_score(username="amy", points=5)
+    # A worker killed between its commit and its mirror: the score is in SQL and nowhere else.
+    player = Player.objects.create(username="lost")
+    score = Score.objects.create(board=default_board, player=player, points=9)
+    BoardEntry.objects.create(board=default_board, player=player, value=9, reached_seq=score.id)
+    redis_store.set_entry("default", "ghost", redis_store.encode(1, 1))  # a full rebuild would drop it
+
+    before = sync_redis_check()
+    output = sync_redis("--catch-up", "--seconds", "60")
+    after = sync_redis_check()
+
+    assert "1 missing, 0 wrong, 1 extra" in before
+    assert output == "caught up: 0 queued scores and 2 entries changed in the last 60s\n"
+    assert "0 missing, 0 wrong, 1 extra" in after
+    assert redis_store.rank_for("default", "lost") == (1, 9)
+
+
+def sync_redis_check() -> str:
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("sync_redis", "--check", stdout=out)
+    return out.getvalue()

@@ -18,11 +18,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--board", metavar="NAME", help="only this board (its slug)")
         parser.add_argument("--check", action="store_true", help="compare SQL and Redis; exit 1 on drift")
+        parser.add_argument(
+            "--catch-up", action="store_true",
+            help="no rebuild: replay queued mirrors and the entries changed in the last --seconds",
+        )  # fmt: skip
+        parser.add_argument("--seconds", type=int, default=600, help="how far back --catch-up replays (default 600)")
 
-    def handle(self, *args, board=None, check=False, **options):
+    def handle(self, *args, board=None, check=False, catch_up=False, seconds=600, **options):
         try:
             boards = services.boards(board)
-            if check:
+            if catch_up:
+                self._catch_up(seconds)
+            elif check:
                 self._check_all(boards)
             else:
                 for each in boards:
@@ -31,6 +38,11 @@ class Command(BaseCommand):
                     redis_store.record_boards_built_in(redis_store.server_run_id())
         except (BoardNotFound, BoardUnavailable, RebuildInProgress) as error:
             raise CommandError(str(error)) from error
+
+    def _catch_up(self, seconds: int) -> None:
+        queued = services.drain_pending_mirrors()
+        recent = services.replay_recent_entries(seconds=seconds)
+        self.stdout.write(f"caught up: {queued} queued scores and {recent} entries changed in the last {seconds}s")
 
     def _check_all(self, boards) -> None:
         drifted = [board.slug for board in boards if self._check(board)]
