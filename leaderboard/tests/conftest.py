@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -124,7 +125,7 @@ class LiveServer:
         command = [sys.executable, "-m", "gunicorn", "-c", "speedrank/gunicorn.conf.py", "speedrank.wsgi"]
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         wait_until(self._answers, timeout=20)
 
@@ -136,6 +137,14 @@ class LiveServer:
             return True  # it answered, if only to say it is unhealthy
         except OSError:
             return False
+
+    def kill_a_worker(self) -> None:
+        psutil.Process(self.process.pid).children()[0].kill()
+
+    def kill_everything(self) -> None:
+        """SIGKILL the master and its workers at once, as a crash or an OOM kill would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=15)
 
     def stop(self) -> str:
         """Stop gunicorn (once) and return everything it logged."""

@@ -1,8 +1,10 @@
 """Faults injected for real (a Redis killed, emptied or frozen under load) against gunicorn,
 on loopback, bounded in time. "Acked" means the client got a 2xx."""
 
+import http.client
 import json
 import signal
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -11,6 +13,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from leaderboard import services
@@ -135,3 +138,88 @@ def test_a_frozen_redis_slows_nothing_past_its_timeout_and_everything_recovers(s
     assert_every_acked_score_is_in_sql_once(load)
     wait_until(lambda: board_is_clean(own_redis.url), timeout=60, interval=1)
     assert call("GET", f"{server.url}/api/top-players/")[0] == 200
+
+
+def submit_keyed(base_url: str, api_key: str, key: str, player: str) -> tuple[int, dict | None]:
+    """A server-key submission with an Idempotency-Key; (0, None) when the connection died."""
+    body = json.dumps({"player_id": player, "game_id": "default", "score": 7}).encode()
+    headers = {"Content-Type": "application/json", "X-API-Key": api_key, "Idempotency-Key": key}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{base_url}/v1/scores", body, headers), timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except (OSError, http.client.HTTPException):
+        return 0, None
+
+
+def test_killing_a_worker_then_the_whole_server_loses_no_acked_score_and_retries_get_the_first_answer(
+    default_board, redis_url, tmp_path
+):
+    api_key = services.create_api_key(name="game-server", scope="server")
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "first.log", workers=4, RATE_LIMITS_ENABLED="0")
+    answers, stop = {}, threading.Event()
+
+    def client(n: int) -> None:
+        sent = 0
+        while not stop.is_set():
+            key = f"c{n}-{sent}"
+            answers[key] = submit_keyed(server.url, api_key, key, key)
+            sent += 1
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for n in range(4):
+            pool.submit(client, n)
+        time.sleep(1)
+        server.kill_a_worker()
+        time.sleep(1)
+        server.kill_everything()
+        stop.set()
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA integrity_check")
+        assert cursor.fetchone()[0] == "ok"
+    acked = {key: body for key, (status, body) in answers.items() if status == 201}
+    stored = Counter(Score.objects.values_list("player__username", flat=True))
+    assert acked
+    assert all(stored[key] == 1 for key in acked)
+    assert all(count == 1 for count in stored.values())
+
+    restarted = LiveServer(redis_url=redis_url, log_path=tmp_path / "second.log", workers=2, RATE_LIMITS_ENABLED="0")
+    try:
+        retried = {key: submit_keyed(restarted.url, api_key, key, key) for key in answers}
+    finally:
+        restarted.stop()
+    assert all(retried[key] == (201, body) for key, body in acked.items())
+    assert all(count == 1 for count in Counter(Score.objects.values_list("player__username", flat=True)).values())
+    assert set(Score.objects.values_list("player__username", flat=True)) == set(answers)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's write lock")
+def test_writers_kept_waiting_by_another_process_holding_the_write_lock_never_get_a_500(server):
+    database = connection.settings_dict["NAME"]
+    holding = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        blocker = sqlite3.connect(database, isolation_level=None)
+        for _ in range(3):
+            blocker.execute("BEGIN IMMEDIATE")
+            holding.set()
+            time.sleep(2)
+            blocker.execute("ROLLBACK")
+            time.sleep(0.3)
+        blocker.close()
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    holding.wait(5)
+    load = Load(server.url)
+    holder.join()
+    load.stop()
+
+    statuses = Counter(status for _, status, _ in load.writes)
+    assert set(statuses) <= {201, 503}
+    assert statuses[201] > 0
+    assert_every_acked_score_is_in_sql_once(load)
+    log = server.stop()
+    assert "Traceback" not in log
