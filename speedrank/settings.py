@@ -164,6 +164,9 @@ RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 60, minimum=1, maximum=86400)
 RATE_LIMIT_READS_PER_IP = env_int("RATE_LIMIT_READS_PER_IP", 1200, minimum=1, maximum=10**9)
 RATE_LIMIT_WRITES_PER_IP = env_int("RATE_LIMIT_WRITES_PER_IP", 600, minimum=1, maximum=10**9)
 RATE_LIMIT_WRITES_PER_PLAYER = env_int("RATE_LIMIT_WRITES_PER_PLAYER", 60, minimum=1, maximum=10**9)
+# When on, the seed API's POST /api/score/ needs a server-scope X-API-Key (off: its existing
+# clients send none).
+SEED_SUBMIT_REQUIRES_KEY = env_bool("SEED_SUBMIT_REQUIRES_KEY", False)
 # When on, POST /v1/sessions needs a server-scope X-API-Key: only the studio's backend opens
 # sessions, so nobody else can score as any player id.
 SESSION_START_REQUIRES_KEY = env_bool("SESSION_START_REQUIRES_KEY", False)

@@ -1,5 +1,6 @@
 """The seed API under /api/: its paths and JSON shapes are a contract existing clients rely on."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -7,6 +8,7 @@ from rest_framework.views import APIView
 
 from .. import selectors, services
 from ..limits import POINTS_MAX, POINTS_MIN
+from ..models import ApiKey
 from . import schema
 from .fields import StrictIntegerField, UsernameField
 
@@ -20,8 +22,13 @@ class SubmitScore(APIView):
         username = UsernameField()
         points = StrictIntegerField(min_value=POINTS_MIN, max_value=POINTS_MAX)
 
-    @extend_schema(request=Input, responses={201: schema.MessageOutput, **schema.legacy_errors(400, 413, 415, 503)})
+    @extend_schema(
+        request=Input, parameters=[schema.API_KEY],
+        responses={201: schema.MessageOutput, **schema.legacy_errors(400, 401, 403, 413, 415, 503)},
+    )  # fmt: skip
     def post(self, request):
+        if settings.SEED_SUBMIT_REQUIRES_KEY:
+            services.authenticate_api_key(key=request.headers.get("X-API-Key"), scope=ApiKey.Scope.SERVER)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         services.submit_score(**data.validated_data)

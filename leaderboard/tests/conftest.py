@@ -164,8 +164,8 @@ def live_gunicorn(default_board, redis_url, tmp_path):
 class OwnRedis:
     """A redis-server of one test's own, configured like the managed one, to kill, stop and restart."""
 
-    def __init__(self, directory: Path):
-        self.directory, self.port = directory, free_port()
+    def __init__(self, directory: Path, password: str | None = None):
+        self.directory, self.port, self.password = directory, free_port(), password
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None
         self.start()
@@ -177,6 +177,7 @@ class OwnRedis:
         command = [
             "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction",
+            *(["--requirepass", self.password] if self.password else []),
         ]  # fmt: skip
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         wait_until(self._answers, timeout=10)
@@ -185,7 +186,7 @@ class OwnRedis:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
                 conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+                return conn.recv(16)[:1] in (b"+", b"-")  # PONG, or NOAUTH from a server that wants a password
         except OSError:
             return False
 
