@@ -1,6 +1,7 @@
 """Gunicorn settings, taken from the Django settings so the environment is read and checked in one place."""
 
 import os
+import shutil
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
 
@@ -13,6 +14,23 @@ worker_class = "sync"
 timeout = 30
 graceful_timeout = 10
 errorlog = "-"
+
+
+def on_starting(server):
+    # Workers share their metrics through files in a directory of this master's own.
+    directory = settings.VAR_DIR / "prometheus" / str(os.getpid())
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    shutil.rmtree(os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), ignore_errors=True)
 
 
 def post_worker_init(worker):

@@ -164,6 +164,9 @@ RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 60, minimum=1, maximum=86400)
 RATE_LIMIT_READS_PER_IP = env_int("RATE_LIMIT_READS_PER_IP", 1200, minimum=1, maximum=10**9)
 RATE_LIMIT_WRITES_PER_IP = env_int("RATE_LIMIT_WRITES_PER_IP", 600, minimum=1, maximum=10**9)
 RATE_LIMIT_WRITES_PER_PLAYER = env_int("RATE_LIMIT_WRITES_PER_PLAYER", 60, minimum=1, maximum=10**9)
+# Prometheus metrics at /metrics. Off by default: turn it on where the port is not public, or
+# block /metrics at the proxy.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
 # When on, the seed API's POST /api/score/ needs a server-scope X-API-Key (off: its existing
 # clients send none).
 SEED_SUBMIT_REQUIRES_KEY = env_bool("SEED_SUBMIT_REQUIRES_KEY", False)
@@ -183,6 +186,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "leaderboard.api.middleware.MetricsMiddleware",
     "leaderboard.api.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("leaderboard.api.v1_urls")),
     path("health/", health.HealthView.as_view(), name="health"),
+    path("metrics", health.metrics_view, name="metrics"),
 ]
 
 # Swagger UI's files, served by Django itself even with DEBUG off: they are few, and only the

@@ -1,10 +1,14 @@
-"""GET /health/: 200 when the database and Redis both answer, 503 naming the one that failed."""
+"""GET /health/: 200 when the database and Redis both answer, 503 naming the one that failed;
+GET /metrics: Prometheus metrics, when METRICS_ENABLED."""
 
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema
+from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import health
+from .. import health, metrics
 from . import schema
 
 
@@ -14,3 +18,9 @@ class HealthView(APIView):
         checks = {"database": health.database_status(), "redis": health.redis_status()}
         healthy = all(state == "ok" for state in checks.values())
         return Response({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+def metrics_view(request):
+    if not settings.METRICS_ENABLED:
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -31,6 +31,7 @@ from redis.retry import Retry
 
 from ..exceptions import BoardNotBuilt, BoardUnavailable, RebuildInProgress
 from ..limits import ENCODABLE_POINTS_MAX, SEQUENCE_BITS, SEQUENCE_LIMIT
+from ..metrics import REDIS_ERRORS
 
 REBUILD_KEY_TTL_SECONDS = 3600
 # A rebuild refreshes its lock with every batch; a rebuild that died frees the board after this.
@@ -96,6 +97,7 @@ def _unavailable_on_error() -> Iterator[None]:
         yield
     except redis.RedisError as error:
         # Unreachable, too slow, or refusing writes (OOM, MISCONF, READONLY): not usable now.
+        REDIS_ERRORS.inc()
         raise BoardUnavailable(str(error)) from error
 
 
