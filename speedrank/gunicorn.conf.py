@@ -7,6 +7,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
 
 from django.conf import settings  # noqa: E402  (needs DJANGO_SETTINGS_MODULE first)
 
+# Workers share their metrics through files in a directory of this master's own. It must be
+# set before prometheus_client is first imported, here in the master, before workers fork.
+_metrics_dir = settings.VAR_DIR / "prometheus" / str(os.getpid())
+_metrics_dir.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+
+from prometheus_client import multiprocess  # noqa: E402
+
 _host = settings.SERVER_HOST
 bind = f"[{_host}]:{settings.SERVER_PORT}" if ":" in _host else f"{_host}:{settings.SERVER_PORT}"
 workers = settings.SERVER_WORKERS
@@ -16,16 +24,7 @@ graceful_timeout = 10
 errorlog = "-"
 
 
-def on_starting(server):
-    # Workers share their metrics through files in a directory of this master's own.
-    directory = settings.VAR_DIR / "prometheus" / str(os.getpid())
-    directory.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-
-
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
 
 
