@@ -21,6 +21,23 @@ class StrictIntegerField(serializers.IntegerField):
         return data
 
 
+class StringOnly:
+    """Refuses JSON values that are not strings, where DRF would turn 0 into "0"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StringOnly, serializers.CharField):
+    default_error_messages = {"invalid": "A string is required."}
+
+
+class StrictSlugField(StringOnly, serializers.SlugField):
+    pass
+
+
 class StrictNumberField(serializers.FloatField):
     """A finite JSON number only: no strings, booleans, NaN or infinities."""
 

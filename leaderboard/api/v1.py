@@ -11,7 +11,7 @@ from ..exceptions import BoardNotFound, BoardUnavailable
 from ..limits import ENCODABLE_POINTS_MAX
 from ..models import ApiKey, Board
 from . import schema
-from .fields import StrictIntegerField, StrictNumberField, UsernameField
+from .fields import StrictCharField, StrictIntegerField, StrictNumberField, StrictSlugField, UsernameField
 from .throttling import ReadThrottle, WriteThrottle, limit_player_writes
 
 PLAYER_IDS_MAX = 200
@@ -77,13 +77,13 @@ class GamesOutput(serializers.Serializer):
 
 
 class GameChanges(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     max_points_per_second = StrictNumberField(min_value=0.001, max_value=1e9, allow_null=True, default=None)
     max_session_seconds = serializers.IntegerField(min_value=1, max_value=30 * 86400, default=3600)
 
 
 class GameInput(GameChanges):
-    game_id = serializers.SlugField(max_length=64)
+    game_id = StrictSlugField(max_length=64)
     order = serializers.ChoiceField(choices=Board.Order.choices)
     operator = serializers.ChoiceField(choices=Board.Operator.choices)
     min_score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
@@ -115,6 +115,10 @@ class Games(V1View):
         return Response(GameOutput(board).data, status=status.HTTP_201_CREATED)
 
 
+# A game's rules, fixed once it exists; other unknown fields in a PATCH are ignored.
+RULE_FIELDS = {"game_id", "order", "operator", "min_score", "max_score"}
+
+
 class GameDetail(V1View):
     @extend_schema(responses={200: GameOutput, **schema.v1_errors(404)})
     def get(self, request, game_id):
@@ -128,7 +132,7 @@ class GameDetail(V1View):
         self.require_key(ApiKey.Scope.ADMIN)
         changes = GameChanges(data=request.data, partial=True)
         changes.is_valid(raise_exception=True)
-        fixed = sorted(set(request.data) - set(GameChanges().fields)) if isinstance(request.data, dict) else []
+        fixed = sorted(RULE_FIELDS & set(request.data)) if isinstance(request.data, dict) else []
         if fixed:
             raise serializers.ValidationError({field: ["cannot be changed once the game exists"] for field in fixed})
         board = services.update_game(slug=game_id, **changes.validated_data)
@@ -140,7 +144,7 @@ class GameDetail(V1View):
 
 class SessionInput(serializers.Serializer):
     player_id = UsernameField()
-    game_id = serializers.SlugField(max_length=64)
+    game_id = StrictSlugField(max_length=64)
 
 
 class Sessions(V1View):
@@ -166,12 +170,12 @@ class Sessions(V1View):
 
 class ServerScoreInput(serializers.Serializer):
     player_id = UsernameField()
-    game_id = serializers.SlugField(max_length=64)
+    game_id = StrictSlugField(max_length=64)
     score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
 
 
 class SessionScoreInput(ServerScoreInput):
-    session_id = serializers.CharField(max_length=64)
+    session_id = StrictCharField(max_length=64)
 
 
 class IdempotencyHeader(serializers.Serializer):
@@ -210,7 +214,7 @@ class Scores(V1View):
 
 
 class LeaderboardQuery(serializers.Serializer):
-    game_id = serializers.SlugField(max_length=64)
+    game_id = StrictSlugField(max_length=64)
     top = serializers.IntegerField(min_value=1, max_value=100, default=10)
     offset = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
 
@@ -227,7 +231,7 @@ class Leaderboard(V1View):
 
 
 class RankQuery(serializers.Serializer):
-    game_id = serializers.SlugField(max_length=64)
+    game_id = StrictSlugField(max_length=64)
     player_id = UsernameField()
     context = serializers.IntegerField(min_value=0, max_value=50, default=5)
 
@@ -247,7 +251,7 @@ class LeaderboardRank(V1View):
 
 
 class PlayersQuery(serializers.Serializer):
-    game_id = serializers.SlugField(max_length=64)
+    game_id = StrictSlugField(max_length=64)
     player_ids = serializers.CharField(max_length=PLAYER_IDS_MAX * 151)
 
     def validate_player_ids(self, value):
@@ -266,7 +270,7 @@ class LeaderboardPlayers(V1View):
 
 
 class MatchmakingQuery(serializers.Serializer):
-    game_id = serializers.SlugField(max_length=64)
+    game_id = StrictSlugField(max_length=64)
     player_id = UsernameField()
     size = serializers.IntegerField(min_value=1, max_value=50, default=10)
 

@@ -153,3 +153,27 @@ def test_redis_with_a_password_is_reached_through_redis_url(api, tmp_path):
 
     assert refused.startswith("error: ")
     assert allowed == "ok"
+
+
+def test_a_patch_ignores_unknown_fields_and_refuses_the_rules(api, game):
+    admin = services.create_api_key(name="admin", scope=ApiKey.Scope.ADMIN)
+
+    ignored = api.patch(f"/v1/games/{GAME}", {"name": "New", "verified": True}, format="json", HTTP_X_API_KEY=admin)
+    refused = api.patch(f"/v1/games/{GAME}", {"order": "asc"}, format="json", HTTP_X_API_KEY=admin)
+
+    assert (ignored.status_code, ignored.json()["name"]) == (200, "New")
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "error": "invalid_request",
+        "detail": {"order": ["cannot be changed once the game exists"]},
+    }
+
+
+def test_identifiers_must_be_json_strings(api, game):
+    response = api.post("/v1/sessions", {"player_id": "amy", "game_id": 0}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_request",
+        "detail": {"game_id": ['Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.']},
+    }
