@@ -20,6 +20,7 @@ bind = f"[{_host}]:{settings.SERVER_PORT}" if ":" in _host else f"{_host}:{setti
 workers = settings.SERVER_WORKERS
 worker_class = "sync"
 timeout = 30
+limit_request_line = 8190  # gunicorn's largest; /v1/ query strings are sized to fit
 graceful_timeout = 10
 errorlog = "-"
 

@@ -38,6 +38,15 @@ class StrictSlugField(StringOnly, serializers.SlugField):
     pass
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter: `?top=` is an invalid value, not an absent one."""
+
+    def get_value(self, dictionary):
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class StrictNumberField(serializers.FloatField):
     """A finite JSON number only: no strings, booleans, NaN or infinities."""
 

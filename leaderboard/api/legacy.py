@@ -48,7 +48,7 @@ class MyRank(APIView):
     @extend_schema(
         parameters=[Input],
         responses={
-            200: schema.SeedRankOutput, 400: schema.LegacyError, **schema.legacy_errors(503),
+            200: schema.SeedRankOutput, **schema.legacy_errors(400, 503),
             404: inline_serializer("PlayerNotFoundMessage", {"message": serializers.CharField()}),
         },
     )  # fmt: skip

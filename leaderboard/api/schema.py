@@ -1,5 +1,6 @@
 """OpenAPI descriptions of the answers, for drf-spectacular: success bodies and error bodies."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -29,16 +30,29 @@ def v1_errors(*statuses: int) -> dict[int, OpenApiResponse]:
 
 
 def legacy_errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(LegacyError, description=ERROR_STATUSES[code].split(":")[-1]) for code in statuses}
+    return {code: _legacy_error(code) for code in statuses}
 
 
-API_KEY = OpenApiParameter("X-API-Key", str, OpenApiParameter.HEADER, description="an admin or server API key")
+def _legacy_error(code: int) -> OpenApiResponse:
+    description = ERROR_STATUSES[code].split(":")[-1].strip()
+    if code == 400:  # DRF's shape: each invalid field with its messages, or "detail"
+        return OpenApiResponse(OpenApiTypes.OBJECT, description="each invalid field with its messages, or detail")
+    return OpenApiResponse(LegacyError, description=description)
+
+
+# Header values are visible ASCII and spaces: the HTTP server refuses others before the API sees them.
+HEADER_VALUE = r"^[\x20-\x7e]*$"
+API_KEY = OpenApiParameter(
+    "X-API-Key", str, OpenApiParameter.HEADER, description="an admin or server API key", pattern=HEADER_VALUE
+)
 BEARER = OpenApiParameter(
-    "Authorization", str, OpenApiParameter.HEADER, description="Bearer <token> from POST /v1/sessions"
-)
+    "Authorization", str, OpenApiParameter.HEADER, description="Bearer <token> from POST /v1/sessions",
+    pattern=HEADER_VALUE,
+)  # fmt: skip
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, description="with X-API-Key: makes a retry return the first answer"
-)
+    "Idempotency-Key", str, OpenApiParameter.HEADER, pattern=HEADER_VALUE,
+    description="with X-API-Key: makes a retry return the first answer",
+)  # fmt: skip
 
 
 class StandingOutput(serializers.Serializer):

@@ -11,7 +11,14 @@ from ..exceptions import BoardNotFound, BoardUnavailable
 from ..limits import ENCODABLE_POINTS_MAX
 from ..models import ApiKey, Board
 from . import schema
-from .fields import StrictCharField, StrictIntegerField, StrictNumberField, StrictSlugField, UsernameField
+from .fields import (
+    QueryIntegerField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictNumberField,
+    StrictSlugField,
+    UsernameField,
+)
 from .throttling import ReadThrottle, WriteThrottle, limit_player_writes
 
 PLAYER_IDS_MAX = 200
@@ -42,10 +49,11 @@ class V1View(APIView):
     def require_key(self, scope: str) -> ApiKey:
         return services.authenticate_api_key(key=self.request.headers.get("X-API-Key"), scope=scope)
 
-    @staticmethod
-    def parse(serializer_class, data) -> dict:
+    def parse(self, serializer_class, data) -> dict:
         serializer = serializer_class(data=data)
         serializer.is_valid(raise_exception=True)
+        if data is self.request.query_params and (unknown := sorted(set(data) - set(serializer.fields))):
+            raise serializers.ValidationError({name: ["unknown query parameter"] for name in unknown})
         return serializer.validated_data
 
 
@@ -215,8 +223,8 @@ class Scores(V1View):
 
 class LeaderboardQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
-    top = serializers.IntegerField(min_value=1, max_value=100, default=10)
-    offset = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
+    top = QueryIntegerField(min_value=1, max_value=100, default=10)
+    offset = QueryIntegerField(min_value=0, max_value=10**9, default=0)
 
 
 class Leaderboard(V1View):
@@ -233,7 +241,7 @@ class Leaderboard(V1View):
 class RankQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
     player_id = UsernameField()
-    context = serializers.IntegerField(min_value=0, max_value=50, default=5)
+    context = QueryIntegerField(min_value=0, max_value=50, default=5)
 
 
 class LeaderboardRank(V1View):
@@ -250,9 +258,14 @@ class LeaderboardRank(V1View):
         )
 
 
+# In a query string, ids are limited to what fits gunicorn's 8,190-byte request line even when
+# every character is percent-encoded 4-byte UTF-8; longer friend lists go in a POST body.
+PLAYER_IDS_QUERY_MAX_LENGTH = 600
+
+
 class PlayersQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
-    player_ids = serializers.CharField(max_length=PLAYER_IDS_MAX * 151)
+    player_ids = serializers.CharField(max_length=PLAYER_IDS_QUERY_MAX_LENGTH, help_text="comma-separated")
 
     def validate_player_ids(self, value):
         ids = list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
@@ -261,18 +274,36 @@ class PlayersQuery(serializers.Serializer):
         return ids
 
 
+class PlayersBody(serializers.Serializer):
+    game_id = StrictSlugField(max_length=64)
+    player_ids = serializers.ListField(child=UsernameField(), max_length=PLAYER_IDS_MAX)
+
+
 class LeaderboardPlayers(V1View):
     @extend_schema(parameters=[PlayersQuery], responses={200: schema.PlayersOutput, **schema.v1_errors(400, 404)})
     def get(self, request):
-        query = self.parse(PlayersQuery, request.query_params)
+        return self._standings(self.parse(PlayersQuery, request.query_params))
+
+    @extend_schema(
+        description="The same as GET, for friend lists too long for a query string.",
+        request=PlayersBody, responses={200: schema.PlayersOutput, **schema.v1_errors(400, 404, 413, 415)},
+    )  # fmt: skip
+    def post(self, request):
+        data = self.parse(PlayersBody, request.data)
+        return self._standings({"game_id": data["game_id"], "player_ids": list(dict.fromkeys(data["player_ids"]))})
+
+    def _standings(self, query: dict) -> Response:
         standings = selectors.standings_of(**query)
         return Response({"game_id": query["game_id"], "entries": [_standing(s) for s in standings]})
+
+    def get_throttles(self):
+        return [ReadThrottle()]  # a read, whichever the method
 
 
 class MatchmakingQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
     player_id = UsernameField()
-    size = serializers.IntegerField(min_value=1, max_value=50, default=10)
+    size = QueryIntegerField(min_value=1, max_value=50, default=10)
 
 
 class Matchmaking(V1View):

@@ -267,21 +267,42 @@ def test_the_players_view_issues_no_sql(api, ten, django_assert_num_queries):
     assert response.json() == {"game_id": GAME, "entries": [entry(1), entry(3)]}
 
 
-def test_the_players_view_accepts_200_ids(api, ten):
-    ids = ",".join(["p4", *(f"friend{n}" for n in range(199))])
+def test_the_players_view_accepts_200_ids_in_a_post_body(api, ten):
+    ids = ["p4", *(f"friend-with-a-long-name-{n}" for n in range(199))]
 
-    response = api.get("/v1/leaderboard/players", {"game_id": GAME, "player_ids": ids})
+    response = api.post("/v1/leaderboard/players", {"game_id": GAME, "player_ids": ids}, format="json")
 
+    assert response.status_code == 200
     assert response.json() == {"game_id": GAME, "entries": [entry(4)]}
 
 
 def test_more_than_200_ids_is_400(api, ten):
-    ids = ",".join(f"friend{n}" for n in range(201))
+    ids = [f"friend{n}" for n in range(201)]
+
+    response = api.post("/v1/leaderboard/players", {"game_id": GAME, "player_ids": ids}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == error(
+        "invalid_request", {"player_ids": ["Ensure this field has no more than 200 elements."]}
+    )
+
+
+def test_a_query_string_of_ids_over_600_characters_is_400(api, ten):
+    ids = ",".join(f"friend{n:04d}" for n in range(60))
 
     response = api.get("/v1/leaderboard/players", {"game_id": GAME, "player_ids": ids})
 
     assert response.status_code == 400
-    assert response.json() == error("invalid_request", {"player_ids": ["at most 200 player ids"]})
+    assert response.json() == error(
+        "invalid_request", {"player_ids": ["Ensure this field has no more than 600 characters."]}
+    )
+
+
+def test_unknown_query_parameters_are_400_naming_them(api, ten):
+    response = api.get("/v1/leaderboard", {"game_id": GAME, "limit": 5})
+
+    assert response.status_code == 400
+    assert response.json() == error("invalid_request", {"limit": ["unknown query parameter"]})
 
 
 def test_the_players_view_decodes_an_asc_board(api, make_game, play):
@@ -450,3 +471,20 @@ def test_a_profile_path_that_is_no_valid_player_id_is_400(api, player_id):
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+def test_an_empty_integer_parameter_is_400_not_the_default(api, ten):
+    response = api.get("/v1/leaderboard", {"game_id": GAME, "top": ""})
+
+    assert response.status_code == 400
+    assert response.json() == error("invalid_request", {"top": ["A valid integer is required."]})
+
+
+def test_invalid_ids_in_a_post_body_are_400_naming_each_by_position(api, ten):
+    response = api.post("/v1/leaderboard/players", {"game_id": GAME, "player_ids": ["p1", 0, ""]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == error(
+        "invalid_request",
+        {"player_ids": {"1": ["A string is required."], "2": ["This field may not be blank."]}},
+    )
