@@ -306,9 +306,30 @@ def run(players: int, repeats: int) -> int:
     print_header()
     compare("top-10", lambda: top_from_sql(board.id), top_from_redis, repeats)
     compare("rank", lambda: rank_from_sql(board.id, username), lambda: rank_from_redis(username), repeats)
+    time_worst_allowed_reads(players, username, rng, repeats)
     status = time_rebuilds(lambda: services.rebuild_board(board=board), repeats)
     print(f"redis used_memory_peak     {redis_store.client().info('memory')['used_memory_peak']:>15,} bytes")
     return status
+
+
+def time_worst_allowed_reads(players: int, username: str, rng: random.Random, repeats: int) -> None:
+    """The largest reads /v1/ allows, from Redis: they must stay fast however large the board."""
+    friends = [f"player{rng.randrange(players)}" for _ in range(200)]
+    worst = {
+        "v1 leaderboard top=100, last page": lambda: selectors.leaderboard_page(
+            game_id=DEFAULT_BOARD_SLUG, top=100, offset=max(players - 100, 0)
+        ),
+        "v1 rank, context=50": lambda: selectors.neighbourhood(
+            game_id=DEFAULT_BOARD_SLUG, player_id=username, context=50
+        ),
+        "v1 players, 200 ids": lambda: selectors.standings_of(game_id=DEFAULT_BOARD_SLUG, player_ids=friends),
+        "v1 matchmaking, size=50": lambda: selectors.similar_players(
+            game_id=DEFAULT_BOARD_SLUG, player_id=username, size=50
+        ),
+    }
+    for label, read in worst.items():
+        read()  # warm up, and fail loudly before timing if the read is broken
+        print_row(label, timings(read, repeats))
 
 
 def time_rebuilds(rebuild: Callable[[], object], repeats: int) -> int:
