@@ -40,26 +40,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}.") from None
-    if not minimum <= value <= maximum:
-        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}; got {value}.")
-    return value
+    return _env_number(name, default, int, "a whole number", minimum, maximum)
 
 
 def env_float(name: str, default: float, *, minimum: float, maximum: float) -> float:
+    return _env_number(name, default, float, "a number", minimum, maximum)
+
+
+def _env_number(name, default, parse, kind: str, minimum, maximum):
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}.") from None
+        raise ImproperlyConfigured(f"{name} must be {kind}; got {raw!r}.") from None
     if not minimum <= value <= maximum:
         raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}; got {value}.")
     return value
