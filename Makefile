@@ -8,14 +8,16 @@ STAMP := $(VENV)/.installed
 PYTHONS := python3.15 python3.14 python3.13 python3.12 python3.11 python3
 LOCAL_REDIS := speedrank/scripts/local_redis.sh
 BENCH_PLAYERS ?= 1000000
+BENCH_HTTP_PLAYERS ?= 100000
 
-.PHONY: help install redis-server migrate run dev test lint bench loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server migrate run dev test lint bench bench-http loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run        install what is missing, migrate, serve with gunicorn on HOST:PORT (127.0.0.1:8000)"
 	@echo "make dev        the same with Django's autoreloading runserver"
 	@echo "make test       install what is missing, lint, and run the whole test suite"
 	@echo "make bench      SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
+	@echo "make bench-http HTTP req/s and latency with wrk, gunicorn as in production, at BENCH_HTTP_PLAYERS (100,000)"
 	@echo "make loadtest   Locust, headless, against LOADTEST_HOST (default http://127.0.0.1:8000)"
 
 install: $(STAMP) redis-server
@@ -81,6 +83,13 @@ check-redis: install
 
 bench: install
 	$(PY) benchmarks/bench_reads.py --players $(BENCH_PLAYERS)
+
+# wrk is the load generator: Debian's package, installed here when missing.
+bench-http: install
+	@command -v wrk >/dev/null || { \
+	  echo "installing wrk"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	$(PY) benchmarks/bench_http.py --players $(BENCH_HTTP_PLAYERS)
 
 loadtest: install
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt

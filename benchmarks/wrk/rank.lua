@@ -1,0 +1,4 @@
+-- GET /api/my-rank/?username=playerK alone, K random below N; args: the number of players N.
+local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
+local common = dofile(here .. "common.lua")
+common.use(common.rank)
