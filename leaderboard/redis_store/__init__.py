@@ -279,14 +279,15 @@ def record_boards_built_in(run_id: str) -> None:
         client().set(run_id_key(), run_id)
 
 
-def take_recovery_lock(seconds: int) -> bool:
+def take_lock(name: str, seconds: int) -> bool:
+    """Take a lock shared by every worker, for at most `seconds`; False if another holds it."""
     with _unavailable_on_error():
-        return bool(client().set(f"{settings.REDIS_KEY_PREFIX}:recovery-lock", "1", nx=True, ex=seconds))
+        return bool(client().set(f"{settings.REDIS_KEY_PREFIX}:lock:{name}", "1", nx=True, ex=max(seconds, 1)))
 
 
-def release_recovery_lock() -> None:
+def release_lock(name: str) -> None:
     with _unavailable_on_error():
-        client().delete(f"{settings.REDIS_KEY_PREFIX}:recovery-lock")
+        client().delete(f"{settings.REDIS_KEY_PREFIX}:lock:{name}")
 
 
 def total_members(board: str) -> int:

@@ -26,6 +26,7 @@ _catch_up_lock = threading.Lock()
 _catch_up_running = False
 _catch_up_wanted = False
 _replay_recent_wanted = False
+REPLAY_LOCK_SECONDS = 10
 
 
 def mirror_entry(board: Board, username: str, encoded: int | None, score_id: int) -> None:
@@ -159,9 +160,11 @@ def _try_drain() -> bool:
     global _replay_recent_wanted
     try:
         drain_pending_mirrors()
-        if _replay_recent_wanted:
+        # Workers that start together replay once, not once each; a worker that starts later, as
+        # the replacement of one that died, replays again.
+        if _replay_recent_wanted and redis_store.take_lock("replay-recent", REPLAY_LOCK_SECONDS):
             replay_recent_entries(seconds=settings.MIRROR_REPLAY_SECONDS)
-            _replay_recent_wanted = False
+        _replay_recent_wanted = False
         recover_if_needed()
     except BoardUnavailable:
         return False

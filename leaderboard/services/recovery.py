@@ -35,11 +35,11 @@ def rebuild_all_boards() -> list[str]:
 
 def recover_if_needed() -> bool:
     """Rebuild all boards if Redis restarted or lost data; one worker does it, the others skip."""
-    if not boards_need_recovery() or not redis_store.take_recovery_lock(RECOVERY_LOCK_SECONDS):
+    if not boards_need_recovery() or not redis_store.take_lock("recovery", RECOVERY_LOCK_SECONDS):
         return False
     try:
         rebuilt = rebuild_all_boards()
     finally:
-        redis_store.release_recovery_lock()
+        redis_store.release_lock("recovery")
     logger.warning("redis restarted or lost data; rebuilt %s", rebuilt, extra={"event": "recovery", "boards": rebuilt})
     return True
