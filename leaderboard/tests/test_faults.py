@@ -176,9 +176,10 @@ def test_killing_a_worker_then_the_whole_server_loses_no_acked_score_and_retries
         server.kill_everything()
         stop.set()
 
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA integrity_check")
-        assert cursor.fetchone()[0] == "ok"
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA integrity_check")
+            assert cursor.fetchone()[0] == "ok"
     acked = {key: body for key, (status, body) in answers.items() if status == 201}
     stored = Counter(Score.objects.values_list("player__username", flat=True))
     assert acked
