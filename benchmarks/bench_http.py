@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts benchmarks/ on sys.path, not the project that holds bench_reads.
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_reads import cpu_model, positive, redis_server, redis_server_version  # noqa: E402
+from benchmarks.bench_reads import cpu_model, positive, redis_server, redis_server_version, stop  # noqa: E402
 
 BIN = Path(sys.executable).parent  # .venv/bin when run with .venv/bin/python, as documented
 GUNICORN_CONFIG = "speedrank/gunicorn.conf.py"
@@ -159,7 +159,7 @@ def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
         wait_until_healthy(process, url, log)
         yield url
     finally:
-        stop(process)
+        stop(process, timeout=20)  # gunicorn's master stops its workers within graceful_timeout (10s)
 
 
 def free_port() -> int:
@@ -181,16 +181,6 @@ def wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"gunicorn not healthy after {SERVER_START_SECONDS}s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    # gunicorn's master stops its workers on SIGTERM, within graceful_timeout (10s).
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # --- the machine ------------------------------------------------------------------------

@@ -155,10 +155,10 @@ def wait_until_ready(process: subprocess.Popen, socket: Path, log: Path) -> None
     raise RuntimeError(f"redis-server not ready after {REDIS_START_SECONDS}s:\n{log.read_text()}")
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen, timeout: float = 10) -> None:
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

@@ -10,6 +10,7 @@ from .. import selectors, services
 from ..exceptions import BoardNotFound, BoardUnavailable
 from ..limits import ENCODABLE_POINTS_MAX
 from ..models import ApiKey, Board
+from ..timestamps import iso_utc
 from . import schema
 from .fields import (
     QueryIntegerField,
@@ -55,10 +56,6 @@ class V1View(APIView):
         if data is self.request.query_params and (unknown := sorted(set(data) - set(serializer.fields))):
             raise serializers.ValidationError({name: ["unknown query parameter"] for name in unknown})
         return serializer.validated_data
-
-
-def _timestamp(value) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def _standing(standing: selectors.Standing) -> dict:
@@ -170,8 +167,8 @@ class Sessions(V1View):
             "token": token,
             "player_id": data["player_id"],
             "game_id": data["game_id"],
-            "started_at": _timestamp(session.started_at),
-            "expires_at": _timestamp(session.expires_at),
+            "started_at": iso_utc(session.started_at),
+            "expires_at": iso_utc(session.expires_at),
         }
         return Response(body, status=status.HTTP_201_CREATED)
 

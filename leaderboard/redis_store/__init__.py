@@ -219,11 +219,6 @@ def abandon_rebuild(board: str) -> None:
         client().delete(rebuild_key(board), rebuild_lock_key(board))
 
 
-def delete_board(board: str) -> None:
-    with _unavailable_on_error():
-        client().delete(board_key(board))
-
-
 # --- reads ------------------------------------------------------------------------------
 
 
@@ -318,6 +313,6 @@ def iter_members(board: str, batch_size: int = 1000) -> Iterable[list[str]]:
 
 
 # Submodules build on the client above; their commands are part of this package's interface.
-from .profiles import cache_profile, cached_profile, forget_profile, profile_key  # noqa: E402, F401
+from .profiles import cache_profile, cached_profile, forget_profile, forget_profiles, profile_key  # noqa: E402, F401
 from .ratelimit import hit_limits  # noqa: E402, F401
 from .reads import around, entries_of, page, ranks_of  # noqa: E402, F401

@@ -20,5 +20,11 @@ def cache_profile(player: str, profile_json: str) -> None:
 
 
 def forget_profile(player: str) -> None:
-    with _unavailable_on_error():
-        client().delete(profile_key(player))
+    forget_profiles([player])
+
+
+def forget_profiles(players: list[str]) -> None:
+    """Drop many cached profiles in one round trip."""
+    if players:
+        with _unavailable_on_error():
+            client().delete(*(profile_key(player) for player in players))

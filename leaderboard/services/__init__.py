@@ -6,7 +6,7 @@ from .mirror import drain_pending_mirrors, replay_recent_entries, schedule_catch
 from .profiles import player_profile
 from .rebuild import BoardDrift, RebuildResult, boards, check_board, rebuild_board
 from .recovery import rebuild_all_boards, recover_if_needed
-from .scores import board_by_slug, record_score, submit_score
+from .scores import record_score, submit_score
 from .sessions import read_token, start_session
 from .submissions import submit_server_score, submit_session_score
 
@@ -22,7 +22,6 @@ __all__ = [
     "submit_session_score",
     "BoardDrift",
     "RebuildResult",
-    "board_by_slug",
     "boards",
     "check_board",
     "create_game",

@@ -59,8 +59,7 @@ def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
         for board, entries in _current_entries(batch).items():
             redis_store.publish_rules(board.slug, rules_of(board))
             redis_store.set_entries(board.slug, entries)
-            for _encoded, username in entries:
-                redis_store.forget_profile(username)
+            redis_store.forget_profiles([username for _encoded, username in entries])
         with transaction.atomic():
             PendingMirror.objects.filter(score_id__in=batch).delete()
         drained += len(batch)

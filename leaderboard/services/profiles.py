@@ -7,6 +7,7 @@ import orjson
 from .. import redis_store
 from ..exceptions import BoardUnavailable, PlayerNotFound
 from ..models import BoardEntry, Player
+from ..timestamps import iso_utc
 
 
 def player_profile(*, player_id: str) -> dict:
@@ -32,8 +33,7 @@ def _build(player_id: str) -> dict:
         {"game_id": e.board.slug, "score": e.value, "rank": rank, "submissions": e.submissions}
         for e, rank in zip(entries, ranks, strict=True)
     ]
-    created = player.created_at.isoformat().replace("+00:00", "Z")
-    return {"player_id": player_id, "created_at": created, "games": games}
+    return {"player_id": player_id, "created_at": iso_utc(player.created_at), "games": games}
 
 
 def _ranks(player_id: str, boards: list[str]) -> list[int | None]:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from .. import redis_store
-from ..exceptions import BoardNotFound, BoardUnavailable
+from ..exceptions import BoardUnavailable
 from ..limits import SEQUENCE_LIMIT
 from ..models import Board, BoardEntry, Player
 from ..rules import ASC, DESC, BoardRules
-from .games import rules_of
+from .games import game, rules_of
 
 CHUNK_SIZE = 10_000
 DRIFT_EXAMPLES = 10
@@ -58,10 +58,7 @@ class BoardDrift:
 
 def boards(slug: str | None = None) -> list[Board]:
     """Every board, or the one named (BoardNotFound if there is none)."""
-    found = list(Board.objects.order_by("slug") if slug is None else Board.objects.filter(slug=slug))
-    if slug is not None and not found:
-        raise BoardNotFound(slug)
-    return found
+    return list(Board.objects.order_by("slug")) if slug is None else [game(slug=slug)]
 
 
 def rebuild_board(

@@ -6,16 +6,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import redis_store
-from ..exceptions import BoardNotFound, PointsOutOfRange, TotalOutOfRange
+from ..exceptions import PointsOutOfRange, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
 from ..models import Board, BoardEntry, Player, PlaySession, Score
+from .games import game
 from .mirror import mirror_entry
 
 
 def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG) -> Score:
     """The seed API's write: record a score on a board by its slug."""
     with transaction.atomic():
-        return record_score(board=board_by_slug(board_slug), username=username, points=points)
+        return record_score(board=game(slug=board_slug), username=username, points=points)
 
 
 def record_score(*, board: Board, username: str, points: int, session: PlaySession | None = None) -> Score:
@@ -68,10 +69,3 @@ def _create_entry(board: Board, player: Player, value: int, sequence: int) -> Bo
             )
     except IntegrityError:
         return None
-
-
-def board_by_slug(slug: str) -> Board:
-    try:
-        return Board.objects.get(slug=slug)
-    except Board.DoesNotExist:
-        raise BoardNotFound(slug) from None

@@ -18,6 +18,7 @@ from ..exceptions import (
     TokenMismatch,
 )
 from ..models import ApiKey, Board, IdempotencyRecord, PlaySession, Score
+from ..timestamps import iso_utc
 from .games import game
 from .scores import record_score
 from .sessions import TokenClaims, open_session
@@ -127,7 +128,7 @@ def submission_body(stored: Score, board: Board, player_id: str, *, rank: bool =
         "game_id": board.slug,
         "score": stored.points,
         "rank": _rank_after_write(board.slug, player_id) if rank else None,
-        "submitted_at": stored.achieved_at.isoformat().replace("+00:00", "Z"),
+        "submitted_at": iso_utc(stored.achieved_at),
     }
 
 
