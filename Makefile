@@ -13,11 +13,11 @@ BENCH_HTTP_PLAYERS ?= 100000
 .PHONY: help install redis-server migrate run dev test lint bench bench-http loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
-	@echo "make run        install what is missing, migrate, serve with gunicorn on HOST:PORT (127.0.0.1:8000)"
+	@echo "make run        install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000)"
 	@echo "make dev        the same with Django's autoreloading runserver"
 	@echo "make test       install what is missing, lint, and run the whole test suite"
 	@echo "make bench      SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
-	@echo "make bench-http HTTP req/s and latency with wrk, gunicorn as in production, at BENCH_HTTP_PLAYERS (100,000)"
+	@echo "make bench-http HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
 	@echo "make loadtest   Locust, headless, against LOADTEST_HOST (default http://127.0.0.1:8000)"
 
 install: $(STAMP) redis-server
@@ -60,7 +60,7 @@ redis-stop:
 	@$(LOCAL_REDIS) stop
 
 # Without REDIS_URL, serve against a redis-server of our own under var/, stopped again on exit.
-SERVE := $(VENV)/bin/gunicorn -c speedrank/gunicorn.conf.py speedrank.wsgi
+SERVE := $(PY) -m speedrank.serve
 run: migrate
 	@if [ -n "$$REDIS_URL" ]; then $(SERVE); else $(LOCAL_REDIS) run $(SERVE); fi
 

@@ -1,4 +1,4 @@
-"""HTTP throughput and latency of the seed API under gunicorn in its production configuration, with wrk.
+"""HTTP throughput and latency of the seed API under the server in its production configuration, with wrk.
 
 Run as `python benchmarks/bench_http.py [--players N] [--duration S] [--connections C] [--repeats R]`
 (`make bench-http`): private redis-server and SQLite in a temporary directory; prints medians.
@@ -26,15 +26,15 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import granian
+
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts benchmarks/ on sys.path, not the project that holds bench_reads.
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_reads import cpu_model, positive, redis_server, redis_server_version, stop  # noqa: E402
 
-BIN = Path(sys.executable).parent  # .venv/bin when run with .venv/bin/python, as documented
-GUNICORN_CONFIG = "speedrank/gunicorn.conf.py"
-APP, CEILING_APP = "speedrank.wsgi", "benchmarks.ceiling_app:application"
+APP, CEILING_APP = "speedrank.wsgi:application", "benchmarks.ceiling_app:application"
 WRK_DIR = ROOT / "benchmarks" / "wrk"
 SCENARIOS = ("mix", "top", "rank", "submit", "ceiling")
 SERVER_START_SECONDS = 30.0
@@ -76,9 +76,9 @@ def run(args: argparse.Namespace, workdir: Path, wrk: str) -> int:
         redis_socket = stack.enter_context(redis_server(workdir))
         env = app_environment(workdir, redis_socket)
         prepare_database(env, args.players)
-        app_url = stack.enter_context(gunicorn(APP, env, workdir / "app.log"))
-        ceiling_url = stack.enter_context(gunicorn(CEILING_APP, env, workdir / "ceiling.log"))
-        print_machine(args, env, wrk, workdir / "app.log")
+        app_url = stack.enter_context(server(APP, env, workdir / "app.log"))
+        ceiling_url = stack.enter_context(server(CEILING_APP, env, workdir / "ceiling.log"))
+        print_machine(args, env, wrk)
         urls = {name: ceiling_url if name == "ceiling" else app_url for name in SCENARIOS}
         results = measure(args, wrk, urls)
         print_table(results)
@@ -146,10 +146,10 @@ def load_players(database: Path, count: int) -> None:
 
 
 @contextmanager
-def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
-    """gunicorn as `make run` starts it, with app on a free port; yields its base URL."""
+def server(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
+    """The server as `make run` starts it, serving app on a free port; yields its base URL."""
     port = free_port()
-    command = [str(BIN / "gunicorn"), "-c", GUNICORN_CONFIG, app]
+    command = [sys.executable, "-m", "speedrank.serve", app]
     with log.open("w") as output:
         process = subprocess.Popen(
             command, cwd=ROOT, env={**env, "PORT": str(port)}, stdin=subprocess.DEVNULL, stdout=output, stderr=output
@@ -159,7 +159,7 @@ def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
         wait_until_healthy(process, url, log)
         yield url
     finally:
-        stop(process, timeout=20)  # gunicorn's master stops its workers within graceful_timeout (10s)
+        stop(process, timeout=20)  # the server stops its workers within workers_kill_timeout (10s)
 
 
 def free_port() -> int:
@@ -172,7 +172,7 @@ def wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text()}")
         try:
             with urllib.request.urlopen(f"{url}/health/", timeout=2) as answer:
                 if answer.status == 200:
@@ -180,13 +180,13 @@ def wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"gunicorn not healthy after {SERVER_START_SECONDS}s:\n{log.read_text()}")
+    raise RuntimeError(f"the server is not healthy after {SERVER_START_SECONDS}s:\n{log.read_text()}")
 
 
 # --- the machine ------------------------------------------------------------------------
 
 
-def print_machine(args: argparse.Namespace, env: dict[str, str], wrk: str, app_log: Path) -> None:
+def print_machine(args: argparse.Namespace, env: dict[str, str], wrk: str) -> None:
     print(f"command      {shlex.join(sys.orig_argv)}")
     print(f"cpu          {cpu_model()}")
     print(f"cores        {os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})")
@@ -194,7 +194,8 @@ def print_machine(args: argparse.Namespace, env: dict[str, str], wrk: str, app_l
     print(f"sqlite       {sqlite3.sqlite_version}")
     print(f"redis-server {redis_server_version()}")
     print(f"wrk          {wrk_version(wrk)}")
-    print(f"gunicorn     {gunicorn_version()}, {server_workers(env)} workers, {worker_class(app_log)} worker class")
+    workers, threads = server_settings(env)
+    print(f"server       granian {granian.__version__}, {workers} workers x {threads} threads (WSGI)")
     print(f"players      {args.players:,}")
     print(f"connections  {args.connections} (wrk -t2)")
     print(f"duration     {args.duration}s per run, after a {WARM_UP_SECONDS}s warm-up per server")
@@ -208,21 +209,12 @@ def wrk_version(wrk: str) -> str:
     return output.splitlines()[0].split(" Copyright")[0] if output else "unknown"
 
 
-def gunicorn_version() -> str:
-    return subprocess.run([str(BIN / "gunicorn"), "--version"], capture_output=True, text=True).stdout.strip()
-
-
-def server_workers(env: dict[str, str]) -> str:
-    # The count gunicorn.conf.py takes from the settings, read the same way in a fresh process.
-    code = "import django; django.setup(); from django.conf import settings; print(settings.SERVER_WORKERS)"
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def worker_class(app_log: Path) -> str:
-    found = re.search(r"Using worker: (\S+)", app_log.read_text())
-    return found.group(1) if found else "unknown"
+def server_settings(env: dict[str, str]) -> list[str]:
+    # What speedrank/serve.py takes from the settings, read the same way in a fresh process.
+    code = "import django; django.setup(); from django.conf import settings as s; "
+    code += "print(s.SERVER_WORKERS, s.SERVER_THREADS)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    return done.stdout.split() or ["?", "?"]
 
 
 # --- load and results -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Prometheus metrics: request counts and latency by endpoint, Redis errors, and at scrape time
-the catch-up backlog and the board sizes. Shared across gunicorn workers through
-PROMETHEUS_MULTIPROC_DIR when it is set (speedrank/gunicorn.conf.py sets it)."""
+the catch-up backlog and the board sizes. Shared across the server's workers through
+PROMETHEUS_MULTIPROC_DIR when it is set (speedrank/serve.py sets it)."""
 
 import os
 from contextlib import suppress

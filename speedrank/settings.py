@@ -120,10 +120,12 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "") or secret_key_from_file(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
-# Where gunicorn listens (read by speedrank/gunicorn.conf.py).
+# Where and how granian serves (read by speedrank/serve.py): a worker process per core, each
+# running the application on a few threads, so one waiting on SQLite's lock holds up no other.
 SERVER_HOST = bind_host(env_str("HOST", "127.0.0.1"))
 SERVER_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
-SERVER_WORKERS = env_int("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1, minimum=1, maximum=256)
+SERVER_WORKERS = env_int("WEB_CONCURRENCY", os.cpu_count() or 1, minimum=1, maximum=256)
+SERVER_THREADS = env_int("SERVER_THREADS", 4, minimum=1, maximum=64)
 
 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN,
 # so concurrent writers queue on busy_timeout instead of failing to upgrade a read lock.
@@ -252,6 +254,8 @@ USE_TZ = True
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain; got {LOG_FORMAT!r}.")
+LOG_LEVEL = log_level(env_str("LOG_LEVEL", "INFO"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -264,7 +268,7 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": log_level(env_str("LOG_LEVEL", "INFO"))},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # A 4xx is the client's mistake and answered as JSON; logging each one would flood the log under load.
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -255,7 +255,7 @@ class LeaderboardRank(V1View):
         )
 
 
-# In a query string, ids are limited to what fits gunicorn's 8,190-byte request line even when
+# In a query string, ids are limited to what fits the 8 KiB request line that common proxies accept even when
 # every character is percent-encoded 4-byte UTF-8; longer friend lists go in a POST body.
 PLAYER_IDS_QUERY_MAX_LENGTH = 600
 

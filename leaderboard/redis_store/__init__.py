@@ -55,7 +55,7 @@ Entry = tuple[int, str]
 
 
 def client() -> redis.Redis:
-    """The process's client, built on first use so each gunicorn worker gets its own pool."""
+    """The process's client, built on first use so each server worker gets its own pool."""
     global _client
     if _client is None:
         with _client_lock:

@@ -88,6 +88,13 @@ def replay_recent_entries(*, seconds: int) -> int:
     return replayed
 
 
+def mirror_current_entry(*, score_id: int) -> None:
+    """Write the current entry of this score's player to Redis from SQL, for a reader that must
+    not wait on another request's mirror. Raises BoardUnavailable."""
+    for board, entries in _current_entries([score_id]).items():
+        redis_store.set_entries(board.slug, entries)
+
+
 def _by_board(entries) -> dict[Board, list[redis_store.Entry]]:
     boards: dict[Board, list[redis_store.Entry]] = {}
     for entry in entries:

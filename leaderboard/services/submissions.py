@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import math
+from contextlib import suppress
 
 import orjson
 from django.db import DatabaseError, IntegrityError, transaction
@@ -20,6 +21,7 @@ from ..exceptions import (
 from ..models import ApiKey, Board, IdempotencyRecord, PlaySession, Score
 from ..timestamps import iso_utc
 from .games import game
+from .mirror import mirror_current_entry
 from .scores import record_score
 from .sessions import TokenClaims, open_session
 
@@ -86,7 +88,10 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> dict:
     if record.request_hash != request_hash:
         raise IdempotencyKeyReused(record.key)
     body = dict(record.response)
-    if body["rank"] is None:  # replayed before the first answer stored its rank
+    if body["rank"] is None:
+        # Replayed before the first answer stored its rank, perhaps before its mirror ran.
+        with suppress(BoardUnavailable):
+            mirror_current_entry(score_id=int(body["id"]))
         body["rank"] = _rank_after_write(body["game_id"], body["player_id"])
     return body
 

@@ -104,7 +104,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.05):
 
 
 class LiveServer:
-    """gunicorn serving the project in a child process, on the test database and test Redis."""
+    """The server `make run` starts (speedrank.serve) in a child process, on the test database and test Redis."""
 
     def __init__(
         self, *, redis_url: str, log_path: Path, workers: int = 4, database_url: str | None = None, **extra_env: str
@@ -122,7 +122,7 @@ class LiveServer:
             "WEB_CONCURRENCY": str(workers),
             **extra_env,
         }
-        command = [sys.executable, "-m", "gunicorn", "-c", "speedrank/gunicorn.conf.py", "speedrank.wsgi"]
+        command = [sys.executable, "-m", "speedrank.serve"]
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -147,7 +147,7 @@ class LiveServer:
         self.process.wait(timeout=15)
 
     def stop(self) -> str:
-        """Stop gunicorn (once) and return everything it logged."""
+        """Stop the server (once) and return everything it logged."""
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=15)
@@ -155,8 +155,8 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_gunicorn(default_board, redis_url, tmp_path):
-    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log")
+def running_server(default_board, redis_url, tmp_path):
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log")
     yield server
     server.stop()
 

@@ -1,4 +1,4 @@
-"""/v1/ against gunicorn with several workers: races on one session, concurrent idempotent
+"""/v1/ against the server with several workers: races on one session, concurrent idempotent
 retries, and rate limits shared across processes."""
 
 import json
@@ -6,6 +6,7 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from email.message import Message
 
 import pytest
 
@@ -17,13 +18,13 @@ from .conftest import LiveServer
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 
-def post(url: str, body: dict, headers: dict) -> tuple[int, dict, dict]:
+def post(url: str, body: dict, headers: dict) -> tuple[int, Message, dict]:
     request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
+            return response.status, response.headers, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+        return error.code, error.headers, json.loads(error.read())
 
 
 def all_at_once(count: int, call) -> list:
@@ -45,12 +46,12 @@ def game(default_board):
     )  # fmt: skip
 
 
-def test_concurrent_submissions_on_one_session_score_exactly_once(live_gunicorn, game):
+def test_concurrent_submissions_on_one_session_score_exactly_once(running_server, game):
     session, token = services.start_session(player_id="amy", game_id="chess")
     body = {"player_id": "amy", "game_id": "chess", "session_id": str(session.id), "score": 10}
 
     answers = all_at_once(
-        16, lambda: post(f"{live_gunicorn.url}/v1/scores", body, {"Authorization": f"Bearer {token}"})
+        16, lambda: post(f"{running_server.url}/v1/scores", body, {"Authorization": f"Bearer {token}"})
     )
 
     statuses = sorted(status for status, _, _ in answers)
@@ -59,17 +60,17 @@ def test_concurrent_submissions_on_one_session_score_exactly_once(live_gunicorn,
     assert Score.objects.filter(session=session).count() == 1
 
 
-def test_concurrent_retries_with_one_idempotency_key_write_once_and_answer_alike(live_gunicorn, game):
+def test_concurrent_retries_with_one_idempotency_key_write_once_and_answer_alike(running_server, game):
     key = services.create_api_key(name="game-server", scope="server")
     headers = {"X-API-Key": key, "Idempotency-Key": "kill-7"}
     body = {"player_id": "amy", "game_id": "chess", "score": 5}
 
-    answers = all_at_once(12, lambda: post(f"{live_gunicorn.url}/v1/scores", body, headers))
+    answers = all_at_once(12, lambda: post(f"{running_server.url}/v1/scores", body, headers))
 
     assert {status for status, _, _ in answers} == {201}
     assert len({json.dumps(body, sort_keys=True) for _, _, body in answers}) == 1
     assert Score.objects.filter(board=game).count() == 1
-    status, _, again = post(f"{live_gunicorn.url}/v1/scores", body, headers)
+    status, _, again = post(f"{running_server.url}/v1/scores", body, headers)
     assert (status, again) == (201, answers[0][2])
     assert services.player_profile(player_id="amy")["games"] == [
         {"game_id": "chess", "score": 5, "rank": 1, "submissions": 1}
@@ -78,7 +79,7 @@ def test_concurrent_retries_with_one_idempotency_key_write_once_and_answer_alike
 
 def test_rate_limits_hold_across_worker_processes(default_board, game, redis_url, tmp_path):
     server = LiveServer(
-        redis_url=redis_url, log_path=tmp_path / "gunicorn.log", workers=4,
+        redis_url=redis_url, log_path=tmp_path / "server.log", workers=4,
         RATE_LIMIT_WRITES_PER_IP="5", RATE_LIMIT_WINDOW="60",
     )  # fmt: skip
     key = services.create_api_key(name="game-server", scope="server")

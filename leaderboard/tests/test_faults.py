@@ -1,4 +1,4 @@
-"""Faults injected for real (a Redis killed, emptied or frozen under load) against gunicorn,
+"""Faults injected for real (a Redis killed, emptied or frozen under load) against the server,
 on loopback, bounded in time. "Acked" means the client got a 2xx."""
 
 import http.client
@@ -80,7 +80,7 @@ def assert_every_acked_score_is_in_sql_once(load: Load) -> None:
 
 @pytest.fixture
 def server(default_board, own_redis, tmp_path):
-    live = LiveServer(redis_url=own_redis.url, log_path=tmp_path / "gunicorn.log", workers=4)
+    live = LiveServer(redis_url=own_redis.url, log_path=tmp_path / "server.log", workers=4)
     yield live
     live.stop()
 

@@ -33,7 +33,7 @@ def test_health_is_503_naming_redis_when_it_is_down(api):
 def test_health_is_503_naming_the_database_when_it_cannot_be_opened(redis_url, tmp_path):
     server = LiveServer(
         redis_url=redis_url,
-        log_path=tmp_path / "gunicorn.log",
+        log_path=tmp_path / "server.log",
         workers=1,
         database_url=f"sqlite:///{tmp_path}/missing-dir/db.sqlite3",
     )

@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus metrics behind a setting, shared across gunicorn workers."""
+"""GET /metrics: Prometheus metrics behind a setting, shared across server workers."""
 
 import re
 import urllib.request
@@ -49,8 +49,8 @@ def test_metrics_count_requests_redis_errors_the_backlog_and_board_sizes(api, su
 
 @pytest.mark.server
 @pytest.mark.django_db(transaction=True)
-def test_metrics_add_up_across_gunicorn_workers(default_board, redis_url, tmp_path):
-    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "gunicorn.log", workers=3, METRICS_ENABLED="1")
+def test_metrics_add_up_across_server_workers(default_board, redis_url, tmp_path):
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=3, METRICS_ENABLED="1")
     try:
         for _ in range(30):
             urllib.request.urlopen(f"{server.url}/api/top-players/", timeout=5).read()
