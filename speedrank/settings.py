@@ -140,6 +140,9 @@ DATABASES = {
     "default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'speedrank.sqlite3'}")),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Score submissions arriving together are committed together, up to this many per transaction
+# (leaderboard/services/group_commit.py): one lock turn and one sync for all. 1 turns it off.
+GROUP_COMMIT_MAX = env_int("GROUP_COMMIT_MAX", 64, minimum=1, maximum=1000)
 
 REDIS_URL = redis_url(env_str("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}"))
 REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "speedrank")

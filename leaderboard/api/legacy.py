@@ -11,6 +11,7 @@ from ..limits import POINTS_MAX, POINTS_MIN
 from ..models import ApiKey
 from . import schema
 from .fields import StrictIntegerField, UsernameField
+from .lean import LeanView, json_response
 
 
 def _ranked(player: selectors.RankedPlayer) -> dict:
@@ -35,13 +36,19 @@ class SubmitScore(APIView):
         return Response({"message": "Score submitted"}, status=status.HTTP_201_CREATED)
 
 
-class TopPlayers(APIView):
+class TopPlayers(LeanView):
     @extend_schema(responses={200: schema.SeedStandingOutput(many=True), **schema.legacy_errors(503)})
     def get(self, request):
-        return Response([_ranked(player) for player in selectors.top_players()])
+        return Response(self._body())
+
+    def lean_get(self, request):
+        return json_response(self._body())
+
+    def _body(self) -> list[dict]:
+        return [_ranked(player) for player in selectors.top_players()]
 
 
-class MyRank(APIView):
+class MyRank(LeanView):
     class Input(serializers.Serializer):
         username = UsernameField()
 
@@ -53,7 +60,16 @@ class MyRank(APIView):
         },
     )  # fmt: skip
     def get(self, request):
-        query = self.Input(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        player = selectors.rank_for(**query.validated_data)
-        return Response({"username": player.username, "rank": player.rank, "points": player.points})
+        return Response(self._body(request.query_params))
+
+    def lean_get(self, request):
+        return json_response(self._body(request.GET))
+
+    def _body(self, query_params) -> dict:
+        username = UsernameField.plainly_valid(query_params.get("username"))
+        if username is None:  # absent, or not plainly valid: the serializer says which, or accepts it
+            query = self.Input(data=query_params)
+            query.is_valid(raise_exception=True)
+            username = query.validated_data["username"]
+        player = selectors.rank_for(username=username)
+        return {"username": player.username, "rank": player.rank, "points": player.points}

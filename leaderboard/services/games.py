@@ -67,6 +67,24 @@ def game(*, slug: str, lock: bool = False) -> Board:
         raise BoardNotFound(slug) from None
 
 
+# Games by slug, for recording scores. A game is never deleted, and what scoring reads of it
+# (its id and rules) never changes once it exists, so each process looks a game up once.
+_scoring_boards: dict[str, Board] = {}
+
+
+def scoring_game(*, slug: str) -> Board:
+    """The game, as recording a score needs it; BoardNotFound if there is none."""
+    board = _scoring_boards.get(slug)
+    if board is None:
+        board = _scoring_boards[slug] = game(slug=slug)
+    return board
+
+
+def forget_scoring_games() -> None:
+    """For tests, whose databases come and go under one process."""
+    _scoring_boards.clear()
+
+
 def games() -> list[Board]:
     return list(Board.objects.order_by("slug"))
 

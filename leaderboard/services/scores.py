@@ -1,71 +1,99 @@
-"""Recording a score: the SQL commit acknowledges it, the Redis mirror follows the commit."""
+"""Recording a score: the SQL commit acknowledges it, the Redis mirror follows the commit.
+
+A score is a few short statements written as SQL, not built by the ORM: they run while the
+transaction holds SQLite's one write lock, so their cost is what every other writer waits on.
+"""
 
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import redis_store
 from ..exceptions import PointsOutOfRange, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
-from ..models import Board, BoardEntry, Player, PlaySession, Score
-from .games import game
+from ..models import Board, PlaySession, Score
+from .games import scoring_game
+from .group_commit import run_write
 from .mirror import mirror_entry
 
 
 def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG) -> Score:
-    """The seed API's write: record a score on a board by its slug."""
-    with transaction.atomic():
-        return record_score(board=game(slug=board_slug), username=username, points=points)
+    """The seed API's write: record a score on a board by its slug, committed with the others
+    that arrive with it."""
+    board = scoring_game(slug=board_slug)
+    return run_write(partial(record_score, board=board, username=username, points=points))
 
 
 def record_score(*, board: Board, username: str, points: int, session: PlaySession | None = None) -> Score:
     """Store one submission and the entry it makes; mirror the entry once committed."""
     if not board.rules.accepts(points):
         raise PointsOutOfRange(points, board.min_points, board.max_points)
-    with transaction.atomic():
-        # get_or_create inserts inside a savepoint and re-reads on IntegrityError, so the
-        # unique constraint settles concurrent first submissions of one username. The row lock
-        # (PostgreSQL; SQLite's IMMEDIATE transactions already run one at a time) makes one
-        # player's scores take their ids in the order they are applied to the entry.
-        player, _created = Player.objects.select_for_update().get_or_create(username=username)
-        score = Score.objects.create(board=board, player=player, points=points, session=session)
-        entry, changed = _apply(board, player, score)
-        encoded = redis_store.encode(board.rules.rank_value(entry.value), entry.reached_seq) if changed else None
-        transaction.on_commit(partial(mirror_entry, board, username, encoded, score.id), robust=True)
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        player_id = _locked_player_id(cursor, username, now)
+        score = _insert_score(cursor, board, player_id, points, now, session)
+        value, changed = _apply(cursor, board, player_id, score)
+    encoded = redis_store.encode(board.rules.rank_value(value), score.id) if changed else None
+    transaction.on_commit(partial(mirror_entry, board, username, encoded, score.id), robust=True)
     return score
 
 
-def _apply(board: Board, player: Player, score: Score) -> tuple[BoardEntry, bool]:
-    """Move the player's entry as the board's operator says; True if its value changed."""
-    entry = _locked_entry(board, player)
-    current = entry.value if entry else None
+def _locked_player_id(cursor, username: str, now) -> int:
+    # The unique constraint settles concurrent first submissions of one name. The row lock
+    # (PostgreSQL; SQLite's IMMEDIATE transactions already run one at a time) makes one
+    # player's scores take their ids in the order they are applied to the entry.
+    cursor.execute(
+        "INSERT INTO leaderboard_player (username, created_at) VALUES (%s, %s) ON CONFLICT (username) DO NOTHING",
+        [username, connection.ops.adapt_datetimefield_value(now)],
+    )
+    cursor.execute(f"SELECT id FROM leaderboard_player WHERE username = %s{_FOR_UPDATE()}", [username])
+    return cursor.fetchone()[0]
+
+
+def _insert_score(cursor, board: Board, player_id: int, points: int, now, session: PlaySession | None) -> Score:
+    cursor.execute(
+        "INSERT INTO leaderboard_score (board_id, player_id, points, achieved_at, session_id) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        [board.id, player_id, points, connection.ops.adapt_datetimefield_value(now), _session_key(session)],
+    )
+    (score_id,) = cursor.fetchone()
+    return Score(id=score_id, board=board, player_id=player_id, points=points, achieved_at=now, session=session)
+
+
+def _session_key(session: PlaySession | None):
+    return PlaySession._meta.pk.get_db_prep_value(session.pk, connection) if session else None
+
+
+def _apply(cursor, board: Board, player_id: int, score: Score) -> tuple[int, bool]:
+    """Move the player's entry as the board's operator says: (its value, whether it changed)."""
+    cursor.execute(
+        "SELECT id, value FROM leaderboard_boardentry WHERE board_id = %s AND player_id = %s" + _FOR_UPDATE(),
+        [board.id, player_id],
+    )
+    row = cursor.fetchone()
+    current = row[1] if row else None
     value = board.rules.next_value(current, score.points)
     if not board.rules.accepts(value):
         raise TotalOutOfRange(value, board.min_points, board.max_points)
-    if entry is None:
-        entry = _create_entry(board, player, value, score.id)
-        if entry is not None:
-            return entry, True
-        return _apply(board, player, score)  # a concurrent first score made the entry meanwhile
-    entry.submissions += 1
-    entry.updated_at = score.achieved_at
+    updated_at = connection.ops.adapt_datetimefield_value(score.achieved_at)
+    if row is None:
+        # ON CONFLICT: a concurrent first score (PostgreSQL) made the entry meanwhile; apply again.
+        cursor.execute(
+            "INSERT INTO leaderboard_boardentry (board_id, player_id, value, reached_seq, submissions, updated_at) "
+            "VALUES (%s, %s, %s, %s, 1, %s) ON CONFLICT (board_id, player_id) DO NOTHING RETURNING id",
+            [board.id, player_id, value, score.id, updated_at],
+        )
+        return (value, True) if cursor.fetchone() else _apply(cursor, board, player_id, score)
     changed = value != current
-    if changed:
-        entry.value, entry.reached_seq = value, score.id
-    entry.save(update_fields=["value", "reached_seq", "submissions", "updated_at"])
-    return entry, changed
+    cursor.execute(
+        "UPDATE leaderboard_boardentry SET submissions = submissions + 1, updated_at = %s"
+        + (", value = %s, reached_seq = %s" if changed else "")
+        + " WHERE id = %s",
+        [updated_at, *((value, score.id) if changed else ()), row[0]],
+    )
+    return value, changed
 
 
-def _locked_entry(board: Board, player: Player) -> BoardEntry | None:
-    return BoardEntry.objects.select_for_update().filter(board=board, player=player).first()
-
-
-def _create_entry(board: Board, player: Player, value: int, sequence: int) -> BoardEntry | None:
-    try:
-        with transaction.atomic():
-            return BoardEntry.objects.create(
-                board=board, player=player, value=value, reached_seq=sequence, updated_at=timezone.now()
-            )
-    except IntegrityError:
-        return None
+def _FOR_UPDATE() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""

@@ -20,7 +20,7 @@ from ..exceptions import (
 )
 from ..models import ApiKey, Board, IdempotencyRecord, PlaySession, Score
 from ..timestamps import iso_utc
-from .games import game
+from .games import scoring_game
 from .mirror import mirror_current_entry
 from .scores import record_score
 from .sessions import TokenClaims, open_session
@@ -78,7 +78,7 @@ def _record_once(api_key, key, request_hash, game_id, player_id, score) -> dict:
 
 
 def _record_from_server(game_id: str, player_id: str, score: int, rank: bool = True) -> dict:
-    board = game(slug=game_id)
+    board = scoring_game(slug=game_id)
     with transaction.atomic():
         stored = record_score(board=board, username=player_id, points=score)
     return submission_body(stored, board, player_id, rank=rank)

@@ -23,6 +23,7 @@ from leaderboard import redis_store
 from leaderboard.limits import DEFAULT_BOARD_NAME, DEFAULT_BOARD_SLUG, POINTS_MAX
 from leaderboard.models import Board
 from leaderboard.services import mirror
+from leaderboard.services.games import forget_scoring_games
 
 redis_server = factories.redis_proc(port=None)
 
@@ -45,6 +46,12 @@ def _empty_redis(_use_test_redis):
     redis_store.mark_built(DEFAULT_BOARD_SLUG)
     redis_store.record_boards_built_in(redis_store.server_run_id())
     yield
+
+
+@pytest.fixture(autouse=True)
+def _games_looked_up_afresh():
+    """Each test's database has its own games, under the same slugs."""
+    forget_scoring_games()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,117 @@
+"""Group commit: a writer thread per process runs the queued writes of many requests in one
+transaction, so they share one turn at SQLite's write lock and one WAL sync (synchronous=FULL)
+instead of taking a turn and a sync each.
+
+On SQLite the writer threads of the server's processes also take turns through a file lock
+beside the database: the kernel wakes the next one the moment the lock is free, where SQLite's
+own busy handler would poll with sleeps of up to 100 ms.
+
+Each write runs in a savepoint of its own: one that fails rolls back alone and raises in its
+caller, and the rest commit. A caller waits for the commit, so every answer is for a durable
+write, and the group's after-commit mirrors have run by then. A caller already inside a
+transaction runs its write inline, inside that transaction.
+"""
+
+import fcntl
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Write = tuple[Callable[[], object], Future]
+
+_queue: "queue.SimpleQueue[Write]" = queue.SimpleQueue()
+_writer: threading.Thread | None = None
+_writer_lock = threading.Lock()
+
+
+def run_write(work: Callable[[], T]) -> T:
+    """Run work() in a transaction, grouped with other requests' writes; return its result."""
+    if connection.in_atomic_block or settings.GROUP_COMMIT_MAX <= 1:
+        with transaction.atomic():
+            return work()
+    future: Future = Future()
+    _queue.put((work, future))
+    _start_writer()
+    return future.result()
+
+
+def _start_writer() -> None:
+    global _writer
+    if _writer is not None and _writer.is_alive():
+        return
+    with _writer_lock:
+        if _writer is None or not _writer.is_alive():
+            _writer = threading.Thread(target=_write_forever, name="speedrank-group-commit", daemon=True)
+            _writer.start()
+
+
+def _write_forever() -> None:
+    while True:
+        group = [_queue.get()]
+        while len(group) < settings.GROUP_COMMIT_MAX:
+            try:
+                group.append(_queue.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            connection.close_if_unusable_or_obsolete()
+            with _write_turn():
+                _commit(group)
+        except Exception as error:  # noqa: BLE001  the thread must live on; the group's callers hear why
+            _fail(group, error)
+
+
+def _commit(group: list[Write]) -> None:
+    results: list[tuple[Future, object]] = []
+    committed = []
+    try:
+        with transaction.atomic():
+            # Registered first, so it runs first after the commit, before any caller's hook.
+            transaction.on_commit(lambda: committed.append(True))
+            for work, future in group:
+                try:
+                    with transaction.atomic():
+                        results.append((future, work()))
+                except Exception as error:  # noqa: BLE001  the caller's own error, raised where it waits
+                    future.set_exception(error)
+                if transaction.get_rollback():
+                    # A failure that a savepoint could not contain: nothing of the group may stand.
+                    raise DatabaseError("the group's transaction was aborted by one of its writes")
+    except Exception as error:  # noqa: BLE001
+        if not committed:
+            _fail(group, error)
+            return
+        logger.exception("an after-commit hook failed; the group's writes are committed")
+    for future, result in results:
+        future.set_result(result)
+
+
+def _fail(group: list[Write], error: Exception) -> None:
+    """No write of the group is durable: every caller not yet answered hears why."""
+    logger.warning("group of %s writes not committed: %s", len(group), error)
+    for _work, future in group:
+        if not future.done():
+            future.set_exception(error)
+
+
+@contextmanager
+def _write_turn() -> Iterator[None]:
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+        yield
+        return
+    with open(f"{connection.settings_dict['NAME']}.write-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

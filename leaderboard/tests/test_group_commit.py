@@ -1,0 +1,189 @@
+"""Group commit: writes from many threads share one transaction, yet each succeeds or fails on its own."""
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from leaderboard import selectors, services
+from leaderboard.exceptions import PointsOutOfRange
+from leaderboard.models import BoardEntry, Player, Score
+from leaderboard.services import group_commit
+from leaderboard.services.group_commit import run_write
+
+from .conftest import wait_until
+
+# Grouping happens only for callers outside a transaction, so no test here runs inside one.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_own_thread(function):
+    """function, closing the calling thread's database connection when it returns."""
+
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return run
+
+
+def one_group(pool: ThreadPoolExecutor, calls) -> list[Future]:
+    """Start each call in its own thread while the writer is held on another write, so that
+    every call is queued, in order, before the writer takes its next group: one transaction."""
+    started, release = threading.Event(), threading.Event()
+    held = pool.submit(in_own_thread(run_write), lambda: started.set() or release.wait(timeout=10))
+    assert started.wait(timeout=10)
+    futures = []
+    for queued, call in enumerate(calls, start=1):
+        futures.append(pool.submit(in_own_thread(call)))
+        wait_until(lambda queued=queued: group_commit._queue.qsize() == queued, timeout=10)
+    release.set()
+    assert held.result(timeout=10) is True
+    return futures
+
+
+def create_player(username: str):
+    return lambda: run_write(lambda: Player.objects.create(username=username).username)
+
+
+def outcome(future: Future):
+    try:
+        return future.result(timeout=10)
+    except Exception as error:  # noqa: BLE001  the error is the outcome under test
+        return type(error)
+
+
+def test_concurrent_submissions_are_stored_and_mirrored_before_their_callers_return(default_board):
+    submissions = [(f"p{n % 10}", n) for n in range(40)]
+
+    def submit(submission):
+        username, points = submission
+        services.submit_score(username=username, points=points)
+        return selectors.rank_for(username=username).points >= points
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        mirrored = list(pool.map(in_own_thread(submit), submissions))
+
+    best = {f"p{k}": 30 + k for k in range(10)}
+    assert mirrored == [True] * 40
+    assert sorted(Score.objects.values_list("player__username", "points")) == sorted(submissions)
+    assert dict(BoardEntry.objects.values_list("player__username", "value")) == best
+    assert [(p.username, p.points) for p in selectors.top_players()] == sorted(best.items(), key=lambda b: -b[1])
+
+
+def test_a_caller_outside_a_transaction_has_its_write_run_by_the_writer_thread():
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writer = pool.submit(in_own_thread(run_write), threading.current_thread).result(timeout=10)
+
+    assert writer.name == "speedrank-group-commit"
+
+
+def test_writes_queued_together_commit_in_one_transaction():
+    ran, seen_at_commit = [], {}
+
+    def write(name):
+        def work():
+            Player.objects.create(username=name)
+            ran.append(name)
+            # Runs when this write commits: in one transaction, every write of the group has run by then.
+            transaction.on_commit(lambda: seen_at_commit.setdefault(name, set(ran)))
+            return name
+
+        return lambda: run_write(work)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = one_group(pool, [write(name) for name in ("amy", "bob", "cat")])
+        results = sorted(future.result(timeout=10) for future in futures)
+
+    assert results == ["amy", "bob", "cat"]
+    assert seen_at_commit == {name: {"amy", "bob", "cat"} for name in results}
+    assert sorted(Player.objects.values_list("username", flat=True)) == results
+
+
+def test_a_refused_submission_raises_in_its_caller_and_the_rest_of_its_group_commits(default_board):
+    def submit(username, points):
+        return lambda: services.submit_score(username=username, points=points).points
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = one_group(pool, [submit("amy", 10), submit("bob", -1), submit("cat", 30)])
+        outcomes = [outcome(future) for future in futures]
+
+    assert outcomes == [10, PointsOutOfRange, 30]
+    assert sorted(Score.objects.values_list("player__username", "points")) == [("amy", 10), ("cat", 30)]
+    assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "cat"]
+    assert [(p.username, p.points) for p in selectors.top_players()] == [("cat", 30), ("amy", 10)]
+
+
+def test_a_write_breaking_a_constraint_rolls_back_alone():
+    Player.objects.create(username="taken")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = one_group(pool, [create_player("amy"), create_player("taken"), create_player("cat")])
+        outcomes = [outcome(future) for future in futures]
+
+    assert outcomes == ["amy", IntegrityError, "cat"]
+    assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "cat", "taken"]
+
+
+def test_a_caller_inside_a_transaction_writes_inline_and_rolls_back_with_it(default_board):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        writer = run_write(threading.current_thread)
+        services.submit_score(username="amy", points=42)
+        raise RuntimeError("the caller's transaction fails")
+
+    assert writer is threading.current_thread()
+    assert (Player.objects.count(), Score.objects.count()) == (0, 0)
+
+
+def test_with_groups_of_one_each_caller_writes_in_its_own_thread(default_board, settings):
+    settings.GROUP_COMMIT_MAX = 1
+
+    def submit(username, points):
+        services.submit_score(username=username, points=points)
+        return run_write(threading.current_thread) is threading.current_thread()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        inline = list(pool.map(in_own_thread(submit), ["amy", "bob", "amy", "cat"], [10, 20, 30, 5]))
+
+    assert inline == [True] * 4
+    assert Score.objects.count() == 4
+    assert [(p.username, p.points) for p in selectors.top_players()] == [("amy", 30), ("bob", 20), ("cat", 5)]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="INSERT OR ROLLBACK is SQLite's")
+def test_no_caller_is_told_its_write_committed_when_a_later_write_aborted_the_transaction():
+    Player.objects.create(username="taken")
+
+    def abort_the_transaction():
+        # Stands for any error after which the write's savepoint cannot be rolled back (a lost
+        # connection, SQLITE_FULL or SQLITE_IOERR ending the transaction).
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT OR ROLLBACK INTO leaderboard_player (username, created_at) VALUES ('taken', '')")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = one_group(
+            pool, [create_player("amy"), lambda: run_write(abort_the_transaction), create_player("cat")]
+        )
+        acknowledged = {result for result in map(outcome, futures) if isinstance(result, str)}
+
+    assert acknowledged <= set(Player.objects.values_list("username", flat=True))
+
+
+def test_a_failing_after_commit_hook_fails_no_other_caller_of_its_group():
+    def write(name, hook):
+        def work():
+            Player.objects.create(username=name)
+            transaction.on_commit(hook)
+            return name
+
+        return lambda: run_write(work)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = one_group(pool, [write("amy", str), write("bob", lambda: 1 / 0), write("cat", str)])
+        outcomes = [outcome(future) for future in futures]
+
+    assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "bob", "cat"]
+    assert (outcomes[0], outcomes[2]) == ("amy", "cat")
