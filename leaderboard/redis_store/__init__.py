@@ -154,18 +154,24 @@ def set_entry(board: str, member: str, encoded: int) -> None:
     set_entries(board, [(encoded, member)])
 
 
-def record_submission(board: str, rules: dict[str, str | int], member: str, encoded: int | None) -> None:
-    """After a player scores: set their entry (None: it did not change), drop their cached profile,
-    and restate the board's rules (Redis may have lost them). One round trip, so a hung Redis
-    costs a request one timeout.
+# A submission to mirror: (board, its rules, member, encoded entry or None if it did not change).
+Submission = tuple[str, dict[str, str | int], str, int | None]
+
+
+def record_submissions(submissions: Sequence[Submission]) -> None:
+    """After players score: set their entries (None: it did not change), drop their cached
+    profiles, and restate the boards' rules (Redis may have lost them). One round trip for all,
+    so a hung Redis costs the batch one timeout.
     """
-    keys = [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=False)
-        if encoded is not None:
-            _script("set_entries")(keys=keys, args=[encoded, member], client=pipe)
-        pipe.delete(profile_key(member))
-        pipe.hset(board_config_key(board), mapping=rules)
+        for board, _rules, member, encoded in submissions:
+            if encoded is not None:
+                keys = [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
+                _script("set_entries")(keys=keys, args=[encoded, member], client=pipe)
+            pipe.delete(profile_key(member))
+        for board, rules in {board: rules for board, rules, _member, _encoded in submissions}.items():
+            pipe.hset(board_config_key(board), mapping=rules)
         pipe.execute()
 
 
@@ -225,26 +231,20 @@ def abandon_rebuild(board: str) -> None:
 def top(board: str, count: int, offset: int = 0) -> list[tuple[str, int]]:
     """(member, rank value) of the best `count` entries after `offset`, best first."""
     with _unavailable_on_error():
-        pipe = client().pipeline(transaction=True)
-        pipe.exists(board_built_key(board))
-        pipe.zrevrange(board_key(board), offset, offset + count - 1, withscores=True)
-        built, rows = pipe.execute()
-    require_built(board, built)
-    return [(member, decode_rank_value(score)) for member, score in rows]
+        flat = _script("top")(keys=[board_built_key(board), board_key(board)], args=[offset, offset + count - 1])
+    require_built(board, flat is not None)
+    return [(flat[i], decode_rank_value(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
 
 
 def rank_for(board: str, member: str) -> tuple[int, int] | None:
     """(1-based rank, rank value) of a member, read atomically, or None if absent."""
     with _unavailable_on_error():
-        pipe = client().pipeline(transaction=True)
-        pipe.exists(board_built_key(board))
-        pipe.zrevrank(board_key(board), member)
-        pipe.zscore(board_key(board), member)
-        built, rank, score = pipe.execute()
-    require_built(board, built)
-    if rank is None or score is None:
+        found = _script("rank")(keys=[board_built_key(board), board_key(board)], args=[member])
+    require_built(board, found is not None)
+    if not found:
         return None
-    return rank + 1, decode_rank_value(score)
+    rank, score = found
+    return rank + 1, decode_rank_value(float(score))
 
 
 def require_built(board: str, built: int) -> None:

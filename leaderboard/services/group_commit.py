@@ -8,7 +8,7 @@ own busy handler would poll with sleeps of up to 100 ms.
 
 Each write runs in a savepoint of its own: one that fails rolls back alone and raises in its
 caller, and the rest commit. A caller waits for the commit, so every answer is for a durable
-write, and the group's after-commit mirrors have run by then. A caller already inside a
+write, and for the group's mirrors, which go to Redis together in one round trip. A caller already inside a
 transaction runs its write inline, inside that transaction.
 """
 
@@ -23,6 +23,8 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+
+from .mirror import mirrors_gathered
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +67,24 @@ def _write_forever() -> None:
                 break
         try:
             connection.close_if_unusable_or_obsolete()
-            with _write_turn():
-                _commit(group)
+            with _write_turn() as hand_on_turn:
+                _commit(group, hand_on_turn)
         except Exception as error:  # noqa: BLE001  the thread must live on; the group's callers hear why
             _fail(group, error)
 
 
-def _commit(group: list[Write]) -> None:
+def _commit(group: list[Write], hand_on_turn: Callable[[], None]) -> None:
     results: list[tuple[Future, object]] = []
     committed = []
+
+    def on_commit() -> None:
+        committed.append(True)
+        hand_on_turn()  # the next writer need not wait for this group's mirrors
+
     try:
-        with transaction.atomic():
+        with mirrors_gathered(), transaction.atomic():
             # Registered first, so it runs first after the commit, before any caller's hook.
-            transaction.on_commit(lambda: committed.append(True))
+            transaction.on_commit(on_commit)
             for work, future in group:
                 try:
                     with transaction.atomic():
@@ -105,13 +112,14 @@ def _fail(group: list[Write], error: Exception) -> None:
 
 
 @contextmanager
-def _write_turn() -> Iterator[None]:
+def _write_turn() -> Iterator[Callable[[], None]]:
+    """This process's turn to write; yields a function that ends the turn early."""
     if connection.vendor != "sqlite" or connection.is_in_memory_db():
-        yield
+        yield lambda: None
         return
     with open(f"{connection.settings_dict['NAME']}.write-lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield
+            yield lambda: fcntl.flock(lock, fcntl.LOCK_UN)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

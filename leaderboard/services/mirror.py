@@ -9,6 +9,8 @@ newer states, so replays are idempotent.
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,6 +24,7 @@ from .games import rules_of
 
 logger = logging.getLogger(__name__)
 
+_gathering = threading.local()
 _catch_up_lock = threading.Lock()
 _catch_up_running = False
 _catch_up_wanted = False
@@ -31,24 +34,46 @@ REPLAY_LOCK_SECONDS = 10
 
 def mirror_entry(board: Board, username: str, encoded: int | None, score_id: int) -> None:
     """Runs after commit: write the player's entry (if it changed) to the board and drop their
-    cached profile; if Redis fails, queue the score for the catch-up."""
+    cached profile; if Redis fails, queue the score for the catch-up. Inside mirrors_gathered(),
+    the mirror waits to go with the others."""
+    gathered = getattr(_gathering, "mirrors", None)
+    if gathered is None:
+        _write_mirrors([(board, username, encoded, score_id)])
+    else:
+        gathered.append((board, username, encoded, score_id))
+
+
+@contextmanager
+def mirrors_gathered() -> Iterator[None]:
+    """The mirrors this thread starts within go to Redis together, in one round trip, on leaving."""
+    _gathering.mirrors = []
     try:
-        redis_store.record_submission(board.slug, rules_of(board), username, encoded)
+        yield
+    finally:
+        gathered, _gathering.mirrors = _gathering.mirrors, None
+        if gathered:
+            _write_mirrors(gathered)
+
+
+def _write_mirrors(mirrors: list[tuple[Board, str, int | None, int]]) -> None:
+    try:
+        redis_store.record_submissions([(b.slug, rules_of(b), name, encoded) for b, name, encoded, _id in mirrors])
     except BoardUnavailable as error:
+        score_ids = [score_id for _board, _name, encoded, score_id in mirrors if encoded is not None]
         logger.warning(
-            "redis mirror failed for score %s, queued for catch-up: %s", score_id, error,
-            extra={"event": "redis_unavailable", "score_id": score_id, "board": board.slug},
+            "redis mirror failed for scores %s, queued for catch-up: %s", score_ids, error,
+            extra={"event": "redis_unavailable", "score_ids": score_ids},
         )  # fmt: skip
-        if encoded is not None:
-            _queue(score_id)
+        if score_ids:
+            _queue(score_ids)
 
 
-def _queue(score_id: int) -> None:
+def _queue(score_ids: list[int]) -> None:
     try:
-        PendingMirror.objects.get_or_create(score_id=score_id)
+        PendingMirror.objects.bulk_create([PendingMirror(score_id=i) for i in score_ids], ignore_conflicts=True)
     except DatabaseError:
-        # The score itself is committed; `sync_redis --check` reports it and `sync_redis` repairs it.
-        logger.exception("score %s is committed but neither mirrored nor queued", score_id)
+        # The scores themselves are committed; `sync_redis --check` reports them and `sync_redis` repairs them.
+        logger.exception("scores %s are committed but neither mirrored nor queued", score_ids)
     schedule_catch_up()
 
 
