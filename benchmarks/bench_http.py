@@ -96,7 +96,7 @@ def app_environment(workdir: Path, redis_socket: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "REDIS_URL": f"unix://{redis_socket}",
         "SECRET_KEY": secrets.token_urlsafe(50),
-        "RATE_LIMITS_ENABLED": "0",
+        "METRICS_ENABLED": "1",  # every feature on, as in production (the seed API has no rate limits)
         "LOG_LEVEL": "WARNING",
         "DEBUG": "0",
         "HOST": "127.0.0.1",

@@ -159,7 +159,7 @@ MIRROR_CATCH_UP_INTERVAL = env_float("MIRROR_CATCH_UP_INTERVAL", 1.0, minimum=0.
 # a worker was killed between a commit and its mirror.
 MIRROR_REPLAY_SECONDS = env_int("MIRROR_REPLAY_SECONDS", 120, minimum=0, maximum=86400)
 
-# /v1/ rate limits: requests per RATE_LIMIT_WINDOW seconds. Benchmarks set RATE_LIMITS_ENABLED=0.
+# /v1/ rate limits: requests per RATE_LIMIT_WINDOW seconds (the seed API has none).
 RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
 RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 60, minimum=1, maximum=86400)
 RATE_LIMIT_READS_PER_IP = env_int("RATE_LIMIT_READS_PER_IP", 1200, minimum=1, maximum=10**9)

@@ -1,28 +1,25 @@
-"""LeanView: an APIView whose GET skips DRF's request wrapping, content negotiation and
-rendering, for the reads game frontends call most. It is documented in the schema like any
-other view; its errors still take DRF's path, so they keep the contract's bodies."""
+"""LeanView: an APIView whose GET and plainly valid POST skip DRF's request wrapping, parsing,
+content negotiation and rendering, for the calls games make most. It is documented in the
+schema like any other view; its errors still take DRF's path, so they keep the contract's bodies."""
 
 import orjson
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
 
-def json_response(body) -> HttpResponse:
-    return HttpResponse(orjson.dumps(body), content_type="application/json")
+def json_response(body, status: int = 200) -> HttpResponse:
+    return HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
 
 
 class LeanView(APIView):
     def dispatch(self, request, *args, **kwargs):
-        if request.method != "GET":
-            return super().dispatch(request, *args, **kwargs)  # HEAD, OPTIONS, 405s: DRF's way
+        lean = getattr(self, f"lean_{request.method.lower()}", None)
         try:
-            return self.lean_get(request, *args, **kwargs)
+            response = lean(request, *args, **kwargs) if lean else None
         except Exception as exc:  # noqa: BLE001  answered as DRF answers it, by the one handler
             return self._answer_error(request, exc, args, kwargs)
-
-    def lean_get(self, request, *args, **kwargs) -> HttpResponse:
-        """The GET, on Django's own request, answering with json_response()."""
-        raise NotImplementedError
+        # No lean handler (HEAD, OPTIONS, 405s), or it declined the request: DRF's way.
+        return response if response is not None else super().dispatch(request, *args, **kwargs)
 
     def _answer_error(self, request, exc: Exception, args, kwargs):
         self.args, self.kwargs, self.format_kwarg = args, kwargs, None
@@ -31,3 +28,14 @@ class LeanView(APIView):
         response = self.handle_exception(exc)
         self.response = self.finalize_response(self.request, response, *args, **kwargs)
         return self.response
+
+
+def plain_json_object(request) -> dict | None:
+    """The body of a JSON request if it is a JSON object, else None (DRF's parsers say what is wrong)."""
+    if request.content_type != "application/json":
+        return None
+    try:
+        body = orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
