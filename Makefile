@@ -9,16 +9,18 @@ PYTHONS := python3.15 python3.14 python3.13 python3.12 python3.11 python3
 LOCAL_REDIS := speedrank/scripts/local_redis.sh
 BENCH_PLAYERS ?= 1000000
 BENCH_HTTP_PLAYERS ?= 100000
+BENCH_SCALE_SIZES ?= 10000,1000000,10000000
 
-.PHONY: help install redis-server migrate run dev test lint bench bench-http loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server migrate run dev test lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
-	@echo "make run        install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000)"
-	@echo "make dev        the same with Django's autoreloading runserver"
-	@echo "make test       install what is missing, lint, and run the whole test suite"
-	@echo "make bench      SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
-	@echo "make bench-http HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
-	@echo "make loadtest   Locust, headless, against LOADTEST_HOST (default http://127.0.0.1:8000)"
+	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000)"
+	@echo "make dev         the same with Django's autoreloading runserver"
+	@echo "make test        install what is missing, lint, and run the whole test suite"
+	@echo "make bench       SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
+	@echo "make bench-http  HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
+	@echo "make bench-scale top-10, rank and neighbours latency and Redis bytes/player at BENCH_SCALE_SIZES (10k, 1M, 10M)"
+	@echo "make loadtest    Locust, headless, against LOADTEST_HOST (default http://127.0.0.1:8000)"
 
 install: $(STAMP) redis-server
 
@@ -90,6 +92,9 @@ bench-http: install
 	  echo "installing wrk"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 	$(PY) benchmarks/bench_http.py --players $(BENCH_HTTP_PLAYERS)
+
+bench-scale: install
+	$(PY) benchmarks/bench_scale.py --sizes $(BENCH_SCALE_SIZES)
 
 loadtest: install
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt

@@ -1,0 +1,241 @@
+"""Whether the board's reads stay flat as it grows: top-10, rank and neighbours, and Redis memory per player.
+
+Run as `python benchmarks/bench_scale.py [--sizes 10000,1000000,10000000] [--repeats R]` (`make bench-scale`):
+it starts its own redis-server in a temporary directory, loads each board straight into Redis,
+prints medians and p99s per size, and leaves nothing behind.
+"""
+
+import argparse
+import math
+import os
+import random
+import shlex
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, Python puts benchmarks/ on sys.path, not the project that holds bench_reads.
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_reads import (  # noqa: E402
+    cpu_model,
+    positive,
+    redis_server,
+    redis_server_version,
+    setup_django,
+    timings,
+    used_memory,
+)
+from leaderboard import redis_store, selectors  # noqa: E402  (neither needs django.setup())
+from leaderboard.limits import DEFAULT_BOARD_SLUG  # noqa: E402
+from leaderboard.rules import BoardRules  # noqa: E402
+
+SEED = 20_240_601
+DEFAULT_SIZES = "10000,1000000,10000000"
+# Entries per ZADD, and ZADDs per pipeline call: 10,000 entries a round trip.
+ZADD_ENTRIES = 1_000
+ZADDS_PER_CALL = 10
+WARM_UP_CALLS = 200
+# Timed calls are spread over rounds that go through every board and read in turn, so a noisy
+# spell on a shared machine lands on all of them instead of on one size.
+ROUNDS = 20
+NEIGHBOUR_CONTEXT = 5  # the v1 neighbours read's default context
+TARGET_RATIO = 1.3
+READS = ("top-10", "rank", "neighbours")
+PASSED_THROUGH = ("REDIS_SOCKET_TIMEOUT", "REDIS_CONNECT_TIMEOUT")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # SIGTERM as an exception, so the finally blocks stop redis-server and delete the files.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    print_machine(args)
+    try:
+        with tempfile.TemporaryDirectory(prefix="speedrank-scale-") as workdir, redis_server(Path(workdir)) as socket:
+            setup_django(Path(workdir), socket)
+            run(args.sizes, args.repeats)
+            return 0
+    except KeyboardInterrupt:
+        print("interrupted; redis-server stopped and temporary files removed", file=sys.stderr)
+        return 130
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=sizes, default=sizes(DEFAULT_SIZES), help="comma-separated board sizes")
+    parser.add_argument("--repeats", type=positive, default=2_000, help="timed calls per read and size")
+    return parser.parse_args(argv)
+
+
+def sizes(text: str) -> list[int]:
+    return sorted({positive(part) for part in text.split(",") if part.strip()})
+
+
+def print_machine(args: argparse.Namespace) -> None:
+    print(f"command      {shlex.join(sys.orig_argv)}")
+    print(f"cpu          {cpu_model()}")
+    print(f"cores        {os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})")
+    print(f"python       {sys.version.split()[0]}")
+    print(f"redis-server {redis_server_version()}")
+    print(f"sizes        {'; '.join(f'{size:,}' for size in args.sizes)} players")
+    print(f"repeats      {args.repeats:,} timed calls per read and size, after {WARM_UP_CALLS} warm-up calls")
+    overrides = [f"{name}={os.environ[name]}" for name in PASSED_THROUGH if name in os.environ]
+    print(f"environment  {' '.join(overrides) or '(app defaults)'}")
+    print(flush=True)  # before the progress lines on stderr
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loaded:
+    size: int
+    slug: str
+    seconds: float
+    bytes_per_player: float
+
+
+def load(size: int, rules: BoardRules, published: dict[str, str | int], rng: random.Random) -> Loaded:
+    """A board of `size` players under the default board's rules, published and marked built as the app does."""
+    slug = f"scale-{size}"
+    print(f"loading {size:,} players into board {slug}", file=sys.stderr, flush=True)
+    empty, started = used_memory(), time.perf_counter()
+    fill(slug, rules, size, rng)
+    redis_store.publish_rules(slug, published)
+    redis_store.mark_built(slug)
+    loaded = Loaded(size, slug, time.perf_counter() - started, (used_memory() - empty) / size)
+    check(loaded)
+    return loaded
+
+
+def fill(slug: str, rules: BoardRules, size: int, rng: random.Random) -> None:
+    # In player order, so scores arrive in random order as live submissions do: a rebuild's best-first
+    # run loads about three times faster, but leaves the skiplist laid out in rank order.
+    key, batch = redis_store.board_key(slug), ZADD_ENTRIES * ZADDS_PER_CALL
+    pipe = redis_store.client().pipeline(transaction=False)
+    for start in range(0, size, batch):
+        for first in range(start, min(start + batch, size), ZADD_ENTRIES):
+            entries = random_entries(rules, range(first, min(first + ZADD_ENTRIES, size)), rng)
+            pipe.execute_command("ZADD", key, *chain.from_iterable(entries))
+        pipe.execute()
+
+
+def random_entries(rules: BoardRules, players: range, rng: random.Random) -> list[redis_store.Entry]:
+    # Player n's one score has id n + 1, so at equal points the lower n ranks first.
+    return [
+        (redis_store.encode(rules.rank_value(rng.randint(rules.min_score, rules.max_score)), n + 1), f"player{n}")
+        for n in players
+    ]
+
+
+def check(board: Loaded) -> None:
+    """Fail before timing if the board or the reads are not what the figures claim."""
+    if (found := redis_store.total_members(board.slug)) != board.size:
+        raise AssertionError(f"expected {board.size:,} entries on {board.slug}, found {found:,}")
+    if len(selectors.top_players(board=board.slug)) != min(board.size, 10):
+        raise AssertionError(f"top_players() on {board.slug} did not return the top 10")
+    username = f"player{board.size // 2}"
+    ranked = selectors.rank_for(username=username, board=board.slug)
+    around = selectors.neighbourhood(game_id=board.slug, player_id=username, context=NEIGHBOUR_CONTEXT)
+    if around.player.rank != ranked.rank or around.player.score != ranked.points:
+        raise AssertionError(f"rank_for {ranked} and neighbourhood {around.player} disagree")
+
+
+# --- timing -----------------------------------------------------------------------------
+
+
+def reads(board: Loaded, rng: random.Random, calls: int) -> dict[str, Callable[[], object]]:
+    """The three reads through the app's selectors, rank and neighbours for a random player each call."""
+    ranked, around = random_players(board.size, rng, calls), random_players(board.size, rng, calls)
+    return {
+        "top-10": lambda: selectors.top_players(board=board.slug),
+        "rank": lambda: selectors.rank_for(username=next(ranked), board=board.slug),
+        "neighbours": lambda: selectors.neighbourhood(
+            game_id=board.slug, player_id=next(around), context=NEIGHBOUR_CONTEXT
+        ),
+    }
+
+
+def random_players(size: int, rng: random.Random, count: int) -> Iterator[str]:
+    # Drawn before timing, so the timed calls pay for a next() and nothing else.
+    return iter([f"player{rng.randrange(size)}" for _ in range(count)])
+
+
+def time_reads(boards: list[Loaded], rng: random.Random, repeats: int) -> dict[int, dict[str, list[float]]]:
+    """Seconds of each timed call, per board size and read, after a warm-up of each."""
+    calls = {board.size: reads(board, rng, WARM_UP_CALLS + repeats) for board in boards}
+    for read in (read for by_read in calls.values() for read in by_read.values()):
+        timings(read, WARM_UP_CALLS)
+    samples: dict[int, dict[str, list[float]]] = {size: {label: [] for label in READS} for size in calls}
+    per_round = math.ceil(repeats / ROUNDS)
+    for start in range(0, repeats, per_round):
+        for size, by_read in calls.items():
+            for label, read in by_read.items():
+                samples[size][label] += timings(read, min(per_round, repeats - start))
+    return samples
+
+
+# --- printing ---------------------------------------------------------------------------
+
+
+def print_table(boards: list[Loaded], samples: dict[int, dict[str, list[float]]]) -> None:
+    print()
+    print(f"{'':>38}" + "".join(f"{label + ' (µs)':>20}" for label in READS))
+    print(f"{'players':>12}{'load s':>9}{'bytes/player':>17}" + f"{'median':>11}{'p99':>9}" * len(READS))
+    for board in boards:
+        by_read = samples[board.size]
+        cells = "".join(
+            f"{micro(statistics.median(by_read[label])):>11}{micro(p99(by_read[label])):>9}" for label in READS
+        )
+        print(f"{board.size:>12,}{board.seconds:>9.2f}{board.bytes_per_player:>17,.1f}{cells}")
+
+
+def p99(seconds: list[float]) -> float:
+    if len(seconds) < 2:
+        return seconds[0]
+    return statistics.quantiles(seconds, n=100, method="inclusive")[98]
+
+
+def micro(seconds: float) -> str:
+    return f"{seconds * 1e6:,.1f}"
+
+
+def print_ratios(samples: dict[int, dict[str, list[float]]]) -> None:
+    smallest, largest = min(samples), max(samples)
+    print()
+    if smallest == largest:
+        print("one size only: no ratio to print")
+        return
+    print(f"largest / smallest board ({largest:,} / {smallest:,} players), ratio of medians, target {TARGET_RATIO}x:")
+    for label in READS:
+        ratio = statistics.median(samples[largest][label]) / statistics.median(samples[smallest][label])
+        verdict = "within" if ratio <= TARGET_RATIO else "OVER"
+        print(f"  {label:<12}{ratio:>6.2f}x  {verdict} {TARGET_RATIO}x")
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def run(board_sizes: list[int], repeats: int) -> None:
+    """Load every board, then time the reads on all of them in turn, and print the figures."""
+    # Imported only now: services imports the models, which need django.setup().
+    from leaderboard import services
+    from leaderboard.services.games import rules_of
+
+    default = services.boards(DEFAULT_BOARD_SLUG)[0]
+    rng = random.Random(SEED)
+    boards = [load(size, default.rules, rules_of(default), rng) for size in board_sizes]
+    samples = time_reads(boards, rng, repeats)
+    print_table(boards, samples)
+    print_ratios(samples)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
