@@ -14,6 +14,7 @@ transaction runs its write inline, inside that transaction.
 
 import fcntl
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ Write = tuple[Callable[[], object], Future]
 _queue: "queue.SimpleQueue[Write]" = queue.SimpleQueue()
 _writer: threading.Thread | None = None
 _writer_lock = threading.Lock()
+_lock_files: dict[str, int] = {}
 
 
 def run_write(work: Callable[[], T]) -> T:
@@ -117,9 +119,16 @@ def _write_turn() -> Iterator[Callable[[], None]]:
     if connection.vendor != "sqlite" or connection.is_in_memory_db():
         yield lambda: None
         return
-    with open(f"{connection.settings_dict['NAME']}.write-lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield lambda: fcntl.flock(lock, fcntl.LOCK_UN)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    lock = _lock_file(f"{connection.settings_dict['NAME']}.write-lock")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        yield lambda: fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _lock_file(path: str) -> int:
+    """The lock file's descriptor, opened once per process (only the writer thread uses it)."""
+    if path not in _lock_files:
+        _lock_files[path] = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    return _lock_files[path]

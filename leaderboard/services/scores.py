@@ -4,6 +4,8 @@ A score is a few short statements written as SQL, not built by the ORM: they run
 transaction holds SQLite's one write lock, so their cost is what every other writer waits on.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from django.db import connection, transaction
@@ -12,25 +14,39 @@ from django.utils import timezone
 from .. import redis_store
 from ..exceptions import PointsOutOfRange, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
-from ..models import Board, PlaySession, Score
+from ..models import Board, PlaySession
 from .games import scoring_game
 from .group_commit import run_write
 from .mirror import mirror_entry
 
 
-def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG) -> Score:
+@dataclass(frozen=True, slots=True)
+class RecordedScore:
+    id: int
+    points: int
+    achieved_at: datetime
+
+
+def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG) -> RecordedScore:
     """The seed API's write: record a score on a board by its slug, committed with the others
-    that arrive with it."""
+    that arrive with it (run_write gives it a savepoint of its own)."""
     board = scoring_game(slug=board_slug)
-    return run_write(partial(record_score, board=board, username=username, points=points))
+    return run_write(partial(_record, board, username, points, None))
 
 
-def record_score(*, board: Board, username: str, points: int, session: PlaySession | None = None) -> Score:
-    """Store one submission and the entry it makes; mirror the entry once committed."""
+def record_score(*, board: Board, username: str, points: int, session: PlaySession | None = None) -> RecordedScore:
+    """Store one submission and the entry it makes, in a savepoint of its own; mirror the entry
+    once committed."""
+    with transaction.atomic():
+        return _record(board, username, points, session)
+
+
+def _record(board: Board, username: str, points: int, session: PlaySession | None) -> RecordedScore:
+    """record_score's work, inside a transaction or savepoint the caller holds."""
     if not board.rules.accepts(points):
         raise PointsOutOfRange(points, board.min_points, board.max_points)
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         player_id = _locked_player_id(cursor, username, now)
         score = _insert_score(cursor, board, player_id, points, now, session)
         value, changed = _apply(cursor, board, player_id, score)
@@ -39,7 +55,7 @@ def record_score(*, board: Board, username: str, points: int, session: PlaySessi
     return score
 
 
-def _locked_player_id(cursor, username: str, now) -> int:
+def _locked_player_id(cursor, username: str, now: datetime) -> int:
     # The unique constraint settles concurrent first submissions of one name. The row lock
     # (PostgreSQL; SQLite's IMMEDIATE transactions already run one at a time) makes one
     # player's scores take their ids in the order they are applied to the entry.
@@ -51,21 +67,23 @@ def _locked_player_id(cursor, username: str, now) -> int:
     return cursor.fetchone()[0]
 
 
-def _insert_score(cursor, board: Board, player_id: int, points: int, now, session: PlaySession | None) -> Score:
+def _insert_score(
+    cursor, board: Board, player_id: int, points: int, now: datetime, session: PlaySession | None
+) -> RecordedScore:
     cursor.execute(
         "INSERT INTO leaderboard_score (board_id, player_id, points, achieved_at, session_id) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id",
         [board.id, player_id, points, connection.ops.adapt_datetimefield_value(now), _session_key(session)],
     )
     (score_id,) = cursor.fetchone()
-    return Score(id=score_id, board=board, player_id=player_id, points=points, achieved_at=now, session=session)
+    return RecordedScore(score_id, points, now)
 
 
 def _session_key(session: PlaySession | None):
     return PlaySession._meta.pk.get_db_prep_value(session.pk, connection) if session else None
 
 
-def _apply(cursor, board: Board, player_id: int, score: Score) -> tuple[int, bool]:
+def _apply(cursor, board: Board, player_id: int, score: RecordedScore) -> tuple[int, bool]:
     """Move the player's entry as the board's operator says: (its value, whether it changed)."""
     cursor.execute(
         "SELECT id, value FROM leaderboard_boardentry WHERE board_id = %s AND player_id = %s" + _FOR_UPDATE(),

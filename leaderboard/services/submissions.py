@@ -22,7 +22,7 @@ from ..models import ApiKey, Board, IdempotencyRecord, PlaySession, Score
 from ..timestamps import iso_utc
 from .games import scoring_game
 from .mirror import mirror_current_entry
-from .scores import record_score
+from .scores import RecordedScore, record_score
 from .sessions import TokenClaims, open_session
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def _check_session_rate(session: PlaySession, score: int) -> None:
         raise ScoreExceedsSessionMaximum(numbers)
 
 
-def submission_body(stored: Score, board: Board, player_id: str, *, rank: bool = True) -> dict:
+def submission_body(stored: RecordedScore, board: Board, player_id: str, *, rank: bool = True) -> dict:
     return {
         "id": str(stored.id),
         "player_id": player_id,
