@@ -8,7 +8,11 @@ own busy handler would poll with sleeps of up to 100 ms.
 
 Each write runs in a savepoint of its own: one that fails rolls back alone and raises in its
 caller, and the rest commit. A caller waits for the commit, so every answer is for a durable
-write, and for the group's mirrors, which go to Redis together in one round trip. A caller already inside a
+write, and for the group's mirrors, which go to Redis together in one round trip.
+
+Only on SQLite. PostgreSQL runs writers side by side and groups their WAL flushes itself; one
+transaction for several players' writes there would lock their rows in no set order, and two
+such groups could deadlock. A caller already inside a
 transaction runs its write inline, inside that transaction.
 """
 
@@ -40,7 +44,7 @@ _lock_files: dict[str, int] = {}
 
 def run_write(work: Callable[[], T]) -> T:
     """Run work() in a transaction, grouped with other requests' writes; return its result."""
-    if connection.in_atomic_block or settings.GROUP_COMMIT_MAX <= 1:
+    if connection.in_atomic_block or settings.GROUP_COMMIT_MAX <= 1 or connection.vendor != "sqlite":
         with transaction.atomic():
             return work()
     future: Future = Future()
