@@ -3,6 +3,7 @@ content negotiation and rendering, for the calls games make most. It is document
 schema like any other view; its errors still take DRF's path, so they keep the contract's bodies."""
 
 import orjson
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
@@ -12,6 +13,12 @@ def json_response(body, status: int = 200) -> HttpResponse:
 
 
 class LeanView(APIView):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The lean handlers skip DRF's initial(): nothing may be there to skip.
+        if cls.authentication_classes or cls.permission_classes or cls.throttle_classes:
+            raise ImproperlyConfigured(f"{cls.__name__}: a LeanView has no authentication, permissions or throttles")
+
     def dispatch(self, request, *args, **kwargs):
         lean = getattr(self, f"lean_{request.method.lower()}", None)
         try:

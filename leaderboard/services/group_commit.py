@@ -1,19 +1,17 @@
-"""Group commit: a writer thread per process runs the queued writes of many requests in one
-transaction, so they share one turn at SQLite's write lock and one WAL sync (synchronous=FULL)
-instead of taking a turn and a sync each.
-
-On SQLite the writer threads of the server's processes also take turns through a file lock
-beside the database: the kernel wakes the next one the moment the lock is free, where SQLite's
-own busy handler would poll with sleeps of up to 100 ms.
+"""Group commit, on SQLite: a writer thread per process runs the queued writes of many requests
+in one transaction, so they share one turn at SQLite's write lock and one WAL sync
+(synchronous=FULL) instead of taking a turn and a sync each. The writer threads of the server's
+processes take turns through a file lock beside the database: the kernel wakes the next one the
+moment the lock is free, where SQLite's own busy handler would poll with sleeps of up to 100 ms.
 
 Each write runs in a savepoint of its own: one that fails rolls back alone and raises in its
 caller, and the rest commit. A caller waits for the commit, so every answer is for a durable
 write, and for the group's mirrors, which go to Redis together in one round trip.
 
-Only on SQLite. PostgreSQL runs writers side by side and groups their WAL flushes itself; one
-transaction for several players' writes there would lock their rows in no set order, and two
-such groups could deadlock. A caller already inside a
-transaction runs its write inline, inside that transaction.
+A caller already inside a transaction runs its write inline, inside that transaction. So does
+every caller on PostgreSQL, which runs writers side by side and groups their WAL flushes itself;
+one transaction for several players' writes there would lock their rows in no set order, and
+two such groups could deadlock.
 """
 
 import fcntl

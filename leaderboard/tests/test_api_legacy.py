@@ -1,7 +1,10 @@
 """The seed API's contract: paths, statuses and whole JSON bodies."""
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.throttling import AnonRateThrottle
 
+from leaderboard.api.lean import LeanView
 from leaderboard.models import Player, Score
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +228,8 @@ def test_unknown_paths_are_a_json_404(api):
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+def test_a_lean_view_refuses_the_checks_its_lean_handlers_would_skip():
+    with pytest.raises(ImproperlyConfigured, match="no authentication, permissions or throttles"):
+        type("ThrottledTop", (LeanView,), {"throttle_classes": [AnonRateThrottle]})
