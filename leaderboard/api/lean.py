@@ -20,7 +20,7 @@ class LeanView(APIView):
             raise ImproperlyConfigured(f"{cls.__name__}: a LeanView has no authentication, permissions or throttles")
 
     def dispatch(self, request, *args, **kwargs):
-        lean = getattr(self, f"lean_{request.method.lower()}", None)
+        lean = getattr(self, f"lean_{request.method.lower()}", None) if _wants_plain_json(request) else None
         try:
             response = lean(request, *args, **kwargs) if lean else None
         except Exception as exc:  # noqa: BLE001  answered as DRF answers it, by the one handler
@@ -32,9 +32,18 @@ class LeanView(APIView):
         self.args, self.kwargs, self.format_kwarg = args, kwargs, None
         self.request = self.initialize_request(request, *args, **kwargs)
         self.headers = self.default_response_headers
+        negotiated = self.perform_content_negotiation(self.request, force=True)
+        self.request.accepted_renderer, self.request.accepted_media_type = negotiated
         response = self.handle_exception(exc)
         self.response = self.finalize_response(self.request, response, *args, **kwargs)
         return self.response
+
+
+def _wants_plain_json(request) -> bool:
+    """No format asked for but JSON: anything else is DRF's content negotiation to answer (406, 404)."""
+    accept = request.META.get("HTTP_ACCEPT", "")
+    takes_json = not accept or any(kind in accept for kind in ("application/json", "*/*", "application/*"))
+    return takes_json and "format" not in request.GET
 
 
 def plain_json_object(request) -> dict | None:

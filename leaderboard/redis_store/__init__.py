@@ -160,8 +160,8 @@ Submission = tuple[str, dict[str, str | int], str, int | None]
 
 def record_submissions(submissions: Sequence[Submission]) -> None:
     """After players score: set their entries (None: it did not change), drop their cached
-    profiles, and restate the boards' rules (Redis may have lost them). One round trip for all,
-    so a hung Redis costs the batch one timeout.
+    profiles, and restate the boards' rules (Redis may have lost them). One pipeline for all (and
+    redis-py's SCRIPT EXISTS before it), so a hung Redis costs the batch one timeout, not one each.
     """
     with _unavailable_on_error():
         pipe = client().pipeline(transaction=False)

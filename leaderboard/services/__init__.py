@@ -2,7 +2,7 @@
 
 from .games import create_game, game, games, publish_all_rules, restore_lost_rules, update_game
 from .keys import authenticate_api_key, create_api_key, revoke_api_key
-from .mirror import drain_pending_mirrors, replay_recent_entries, schedule_catch_up
+from .mirror import drain_pending_mirrors, replay_recent_entries, schedule_catch_up, start_serving_process
 from .profiles import player_profile
 from .rebuild import BoardDrift, RebuildResult, boards, check_board, rebuild_board
 from .recovery import rebuild_all_boards, recover_if_needed
@@ -35,6 +35,7 @@ __all__ = [
     "recover_if_needed",
     "record_score",
     "schedule_catch_up",
+    "start_serving_process",
     "submit_score",
     "update_game",
 ]

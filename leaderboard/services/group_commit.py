@@ -6,7 +6,7 @@ moment the lock is free, where SQLite's own busy handler would poll with sleeps 
 
 Each write runs in a savepoint of its own: one that fails rolls back alone and raises in its
 caller, and the rest commit. A caller waits for the commit, so every answer is for a durable
-write, and for the group's mirrors, which go to Redis together in one round trip.
+write, and for the group's mirrors, which go to Redis together in one pipeline.
 
 A caller already inside a transaction runs its write inline, inside that transaction. So does
 every caller on PostgreSQL, which runs writers side by side and groups their WAL flushes itself;
@@ -19,13 +19,14 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 
 from .mirror import mirrors_gathered
 
@@ -75,6 +76,9 @@ def _write_forever() -> None:
                 _commit(group, hand_on_turn)
         except Exception as error:  # noqa: BLE001  the thread must live on; the group's callers hear why
             _fail(group, error)
+        except BaseException as error:
+            _fail(group, error)  # no caller may wait for ever; the next run_write starts a new writer
+            raise
 
 
 def _commit(group: list[Write], hand_on_turn: Callable[[], None]) -> None:
@@ -117,16 +121,36 @@ def _fail(group: list[Write], error: Exception) -> None:
 
 @contextmanager
 def _write_turn() -> Iterator[Callable[[], None]]:
-    """This process's turn to write; yields a function that ends the turn early."""
+    """This process's turn to write, within SQLite's busy timeout ("database is locked" after it,
+    which callers answer with 503); yields a function that ends the turn early."""
     if connection.vendor != "sqlite" or connection.is_in_memory_db():
         yield lambda: None
         return
     lock = _lock_file(f"{connection.settings_dict['NAME']}.write-lock")
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    deadline = time.monotonic() + settings.SQLITE_BUSY_TIMEOUT_SECONDS
+    _take(lock, deadline)
     try:
+        # BEGIN waits for SQLite's own lock (another program's writer) only for what is left.
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
         yield lambda: fcntl.flock(lock, fcntl.LOCK_UN)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _take(lock: int, deadline: float) -> None:
+    # flock has no timeout: try without blocking, at most a millisecond apart, until the deadline,
+    # so a writer stuck elsewhere (a stopped process) costs callers a 503, never a hang.
+    pause = 0.0001
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OperationalError("database is locked: another writer held the write turn too long") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
 
 
 def _lock_file(path: str) -> int:

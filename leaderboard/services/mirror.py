@@ -20,7 +20,7 @@ from django.utils import timezone
 from .. import redis_store
 from ..exceptions import BoardUnavailable
 from ..models import Board, BoardEntry, PendingMirror, Score
-from .games import rules_of
+from .games import publish_all_rules, rules_of
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def mirror_entry(board: Board, username: str, encoded: int | None, score_id: int
 
 @contextmanager
 def mirrors_gathered() -> Iterator[None]:
-    """The mirrors this thread starts within go to Redis together, in one round trip, on leaving."""
+    """The mirrors this thread starts within go to Redis together, in one pipeline, on leaving."""
     _gathering.mirrors = []
     try:
         yield
@@ -139,6 +139,15 @@ def _current_entries(score_ids: list[int]) -> dict[Board, list[redis_store.Entry
             "board", "player"
         )
     return _by_board(entries)
+
+
+def start_serving_process() -> None:
+    """At a server process's start: replay the scores Redis may have missed (queued ones, and
+    recent ones whose mirror may never have run if the process before it died) and republish the
+    games' rules; then free this thread's database connection, which serves no request."""
+    schedule_catch_up(replay_recent=True)
+    publish_all_rules()
+    connections.close_all()
 
 
 def schedule_catch_up(*, replay_recent: bool = False) -> None:

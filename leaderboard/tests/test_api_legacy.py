@@ -233,3 +233,11 @@ def test_unknown_paths_are_a_json_404(api):
 def test_a_lean_view_refuses_the_checks_its_lean_handlers_would_skip():
     with pytest.raises(ImproperlyConfigured, match="no authentication, permissions or throttles"):
         type("ThrottledTop", (LeanView,), {"throttle_classes": [AnonRateThrottle]})
+
+
+def test_a_client_that_accepts_no_json_is_refused_before_anything_is_written(api):
+    submitted = api.post("/api/score/", {"username": "amy", "points": 5}, format="json", HTTP_ACCEPT="application/xml")
+
+    assert submitted.status_code == 406
+    assert api.get("/api/top-players/", HTTP_ACCEPT="application/xml").status_code == 406
+    assert Score.objects.count() == 0

@@ -1,10 +1,11 @@
 """Group commit: writes from many threads share one transaction, yet each succeeds or fails on its own."""
 
+import fcntl
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from leaderboard import selectors, services
 from leaderboard.exceptions import PointsOutOfRange
@@ -194,3 +195,21 @@ def test_a_failing_after_commit_hook_fails_no_other_caller_of_its_group():
 
     assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "bob", "cat"]
     assert (outcomes[0], outcomes[2]) == ("amy", "cat")
+
+
+@grouped_only
+def test_a_write_turn_held_elsewhere_past_the_busy_timeout_is_refused_as_a_locked_database(default_board, settings):
+    settings.SQLITE_BUSY_TIMEOUT_SECONDS = 0.3
+    submit = in_own_thread(lambda: services.submit_score(username="amy", points=10))
+    with open(f"{connection.settings_dict['NAME']}.write-lock", "a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)  # as a stopped worker would hold it
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                refused = outcome(pool.submit(submit))
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
+
+    assert refused is OperationalError
+    assert Score.objects.count() == 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(submit).result(timeout=10).points == 10
