@@ -6,7 +6,9 @@ moment the lock is free, where SQLite's own busy handler would poll with sleeps 
 
 Each write runs in a savepoint of its own: one that fails rolls back alone and raises in its
 caller, and the rest commit. A caller waits for the commit, so every answer is for a durable
-write, and for the group's mirrors, which go to Redis together in one pipeline.
+write, and for the group's mirrors, which go to Redis together in one pipeline. A caller whose
+write has not begun within SQLite's busy timeout withdraws it and hears "database is locked"
+(a 503), as a writer waiting on SQLite itself would.
 
 A caller already inside a transaction runs its write inline, inside that transaction. So does
 every caller on PostgreSQL, which runs writers side by side and groups their WAL flushes itself;
@@ -19,9 +21,9 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -49,7 +51,14 @@ def run_write(work: Callable[[], T]) -> T:
     future: Future = Future()
     _queue.put((work, future))
     _start_writer()
-    return future.result()
+    try:
+        return future.result(timeout=settings.SQLITE_BUSY_TIMEOUT_SECONDS)
+    except FutureTimeout:
+        # Still queued (a writer stuck elsewhere holds the turn): withdraw it and answer 503.
+        # Already begun: it finishes within SQLite's own busy timeout; wait for its outcome.
+        if future.cancel():
+            raise OperationalError("database is locked: no write turn within the busy timeout") from None
+        return future.result()
 
 
 def _start_writer() -> None:
@@ -73,6 +82,8 @@ def _write_forever() -> None:
         try:
             connection.close_if_unusable_or_obsolete()
             with _write_turn() as hand_on_turn:
+                # Writes whose callers gave up waiting for the turn are dropped, never written.
+                group = [(work, future) for work, future in group if future.set_running_or_notify_cancel()]
                 _commit(group, hand_on_turn)
         except Exception as error:  # noqa: BLE001  the thread must live on; the group's callers hear why
             _fail(group, error)
@@ -121,36 +132,16 @@ def _fail(group: list[Write], error: Exception) -> None:
 
 @contextmanager
 def _write_turn() -> Iterator[Callable[[], None]]:
-    """This process's turn to write, within SQLite's busy timeout ("database is locked" after it,
-    which callers answer with 503); yields a function that ends the turn early."""
+    """This process's turn to write; yields a function that ends the turn early."""
     if connection.vendor != "sqlite" or connection.is_in_memory_db():
         yield lambda: None
         return
     lock = _lock_file(f"{connection.settings_dict['NAME']}.write-lock")
-    deadline = time.monotonic() + settings.SQLITE_BUSY_TIMEOUT_SECONDS
-    _take(lock, deadline)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # no timeout: callers time out their own wait (run_write)
     try:
-        # BEGIN waits for SQLite's own lock (another program's writer) only for what is left.
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
         yield lambda: fcntl.flock(lock, fcntl.LOCK_UN)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _take(lock: int, deadline: float) -> None:
-    # flock has no timeout: try without blocking, at most a millisecond apart, until the deadline,
-    # so a writer stuck elsewhere (a stopped process) costs callers a 503, never a hang.
-    pause = 0.0001
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise OperationalError("database is locked: another writer held the write turn too long") from None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.001)
 
 
 def _lock_file(path: str) -> int:
