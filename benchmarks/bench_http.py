@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts benchmarks/ on sys.path, not the project that holds bench_reads.
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_reads import cpu_model, positive, redis_server, redis_server_version, stop  # noqa: E402
+from benchmarks.bench_reads import positive, print_host, redis_server, stop  # noqa: E402
 
 APP, CEILING_APP = "speedrank.wsgi:application", "benchmarks.ceiling_app:application"
 WRK_DIR = ROOT / "benchmarks" / "wrk"
@@ -187,12 +187,7 @@ def wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
 
 
 def print_machine(args: argparse.Namespace, env: dict[str, str], wrk: str) -> None:
-    print(f"command      {shlex.join(sys.orig_argv)}")
-    print(f"cpu          {cpu_model()}")
-    print(f"cores        {os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})")
-    print(f"python       {sys.version.split()[0]}")
-    print(f"sqlite       {sqlite3.sqlite_version}")
-    print(f"redis-server {redis_server_version()}")
+    print_host()
     print(f"wrk          {wrk_version(wrk)}")
     workers, threads = server_settings(env)
     print(f"server       granian {granian.__version__}, {workers} workers x {threads} threads (WSGI)")

@@ -67,13 +67,19 @@ RANK_SQL = f"""
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    print_machine(args)
+    return with_private_redis("speedrank-bench-", lambda: run(args.players, args.repeats))
+
+
+def with_private_redis(prefix: str, body: Callable[[], int]) -> int:
+    """body() with Django set up against a redis-server and SQLite file of a temporary directory,
+    both gone afterwards, also on Ctrl-C or SIGTERM."""
     # SIGTERM as an exception, so the finally blocks stop redis-server and delete the files.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    print_machine(args)
     try:
-        with tempfile.TemporaryDirectory(prefix="speedrank-bench-") as workdir, redis_server(Path(workdir)) as socket:
+        with tempfile.TemporaryDirectory(prefix=prefix) as workdir, redis_server(Path(workdir)) as socket:
             setup_django(Path(workdir), socket)
-            return run(args.players, args.repeats)
+            return body()
     except KeyboardInterrupt:
         print("interrupted; redis-server stopped and temporary files removed", file=sys.stderr)
         return 130
@@ -97,17 +103,26 @@ def positive(text: str) -> int:
 
 
 def print_machine(args: argparse.Namespace) -> None:
+    print_host()
+    print(f"players      {args.players:,}")
+    print(f"repeats      {args.repeats}")
+    print_environment(PASSED_THROUGH)
+    print()
+
+
+def print_host() -> None:
+    """The command and the machine, the first lines of every benchmark's output."""
     print(f"command      {shlex.join(sys.orig_argv)}")
     print(f"cpu          {cpu_model()}")
     print(f"cores        {os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})")
     print(f"python       {sys.version.split()[0]}")
     print(f"sqlite       {sqlite3.sqlite_version}")
     print(f"redis-server {redis_server_version()}")
-    print(f"players      {args.players:,}")
-    print(f"repeats      {args.repeats}")
-    overrides = [f"{name}={os.environ[name]}" for name in PASSED_THROUGH if name in os.environ]
+
+
+def print_environment(names: tuple[str, ...]) -> None:
+    overrides = [f"{name}={os.environ[name]}" for name in names if name in os.environ]
     print(f"environment  {' '.join(overrides) or '(app defaults)'}")
-    print()
 
 
 def cpu_model() -> str:

@@ -7,13 +7,9 @@ prints medians and p99s per size, and leaves nothing behind.
 
 import argparse
 import math
-import os
 import random
-import shlex
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,13 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_reads import (  # noqa: E402
-    cpu_model,
     positive,
-    redis_server,
-    redis_server_version,
-    setup_django,
+    print_environment,
+    print_host,
     timings,
     used_memory,
+    with_private_redis,
 )
 from leaderboard import redis_store, selectors  # noqa: E402  (neither needs django.setup())
 from leaderboard.limits import DEFAULT_BOARD_SLUG  # noqa: E402
@@ -54,17 +49,8 @@ PASSED_THROUGH = ("REDIS_SOCKET_TIMEOUT", "REDIS_CONNECT_TIMEOUT")
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # SIGTERM as an exception, so the finally blocks stop redis-server and delete the files.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     print_machine(args)
-    try:
-        with tempfile.TemporaryDirectory(prefix="speedrank-scale-") as workdir, redis_server(Path(workdir)) as socket:
-            setup_django(Path(workdir), socket)
-            run(args.sizes, args.repeats)
-            return 0
-    except KeyboardInterrupt:
-        print("interrupted; redis-server stopped and temporary files removed", file=sys.stderr)
-        return 130
+    return with_private_redis("speedrank-scale-", lambda: run(args.sizes, args.repeats))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -79,15 +65,10 @@ def sizes(text: str) -> list[int]:
 
 
 def print_machine(args: argparse.Namespace) -> None:
-    print(f"command      {shlex.join(sys.orig_argv)}")
-    print(f"cpu          {cpu_model()}")
-    print(f"cores        {os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})")
-    print(f"python       {sys.version.split()[0]}")
-    print(f"redis-server {redis_server_version()}")
+    print_host()
     print(f"sizes        {'; '.join(f'{size:,}' for size in args.sizes)} players")
     print(f"repeats      {args.repeats:,} timed calls per read and size, after {WARM_UP_CALLS} warm-up calls")
-    overrides = [f"{name}={os.environ[name]}" for name in PASSED_THROUGH if name in os.environ]
-    print(f"environment  {' '.join(overrides) or '(app defaults)'}")
+    print_environment(PASSED_THROUGH)
     print(flush=True)  # before the progress lines on stderr
 
 
@@ -223,7 +204,7 @@ def print_ratios(samples: dict[int, dict[str, list[float]]]) -> None:
 # --- the run ----------------------------------------------------------------------------
 
 
-def run(board_sizes: list[int], repeats: int) -> None:
+def run(board_sizes: list[int], repeats: int) -> int:
     """Load every board, then time the reads on all of them in turn, and print the figures."""
     # Imported only now: services imports the models, which need django.setup().
     from leaderboard import services
@@ -235,6 +216,7 @@ def run(board_sizes: list[int], repeats: int) -> None:
     samples = time_reads(boards, rng, repeats)
     print_table(boards, samples)
     print_ratios(samples)
+    return 0  # a ratio over the target is a finding, printed, not a failure
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from .games import publish_all_rules, rules_of
 
 logger = logging.getLogger(__name__)
 
+# A committed score's mirror: (board, username, encoded entry or None if unchanged, score id).
+Mirror = tuple[Board, str, int | None, int]
 _gathering = threading.local()
 _catch_up_lock = threading.Lock()
 _catch_up_running = False
@@ -55,7 +57,7 @@ def mirrors_gathered() -> Iterator[None]:
             _write_mirrors(gathered)
 
 
-def _write_mirrors(mirrors: list[tuple[Board, str, int | None, int]]) -> None:
+def _write_mirrors(mirrors: list[Mirror]) -> None:
     try:
         redis_store.record_submissions([(b.slug, rules_of(b), name, encoded) for b, name, encoded, _id in mirrors])
     except BoardUnavailable as error:
@@ -81,10 +83,7 @@ def drain_pending_mirrors(*, batch_size: int = 1000) -> int:
     """Replay the entries of every queued score into Redis; return how many. Raises BoardUnavailable."""
     drained = 0
     while batch := list(PendingMirror.objects.order_by("score_id").values_list("score_id", flat=True)[:batch_size]):
-        for board, entries in _current_entries(batch).items():
-            redis_store.publish_rules(board.slug, rules_of(board))
-            redis_store.set_entries(board.slug, entries)
-            redis_store.forget_profiles([username for _encoded, username in entries])
+        _write_current_entries(batch)
         with transaction.atomic():
             PendingMirror.objects.filter(score_id__in=batch).delete()
         drained += len(batch)
@@ -116,8 +115,15 @@ def replay_recent_entries(*, seconds: int) -> int:
 def mirror_current_entry(*, score_id: int) -> None:
     """Write the current entry of this score's player to Redis from SQL, for a reader that must
     not wait on another request's mirror. Raises BoardUnavailable."""
-    for board, entries in _current_entries([score_id]).items():
+    _write_current_entries([score_id])
+
+
+def _write_current_entries(score_ids: list[int]) -> None:
+    """The current entries of these scores' players, from SQL to Redis, as a mirror writes them."""
+    for board, entries in _current_entries(score_ids).items():
+        redis_store.publish_rules(board.slug, rules_of(board))
         redis_store.set_entries(board.slug, entries)
+        redis_store.forget_profiles([username for _encoded, username in entries])
 
 
 def _by_board(entries) -> dict[Board, list[redis_store.Entry]]:

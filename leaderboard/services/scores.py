@@ -63,7 +63,7 @@ def _locked_player_id(cursor, username: str, now: datetime) -> int:
         "INSERT INTO leaderboard_player (username, created_at) VALUES (%s, %s) ON CONFLICT (username) DO NOTHING",
         [username, connection.ops.adapt_datetimefield_value(now)],
     )
-    cursor.execute(f"SELECT id FROM leaderboard_player WHERE username = %s{_FOR_UPDATE()}", [username])
+    cursor.execute(f"SELECT id FROM leaderboard_player WHERE username = %s{_for_update()}", [username])
     return cursor.fetchone()[0]
 
 
@@ -86,7 +86,7 @@ def _session_key(session: PlaySession | None):
 def _apply(cursor, board: Board, player_id: int, score: RecordedScore) -> tuple[int, bool]:
     """Move the player's entry as the board's operator says: (its value, whether it changed)."""
     cursor.execute(
-        "SELECT id, value FROM leaderboard_boardentry WHERE board_id = %s AND player_id = %s" + _FOR_UPDATE(),
+        "SELECT id, value FROM leaderboard_boardentry WHERE board_id = %s AND player_id = %s" + _for_update(),
         [board.id, player_id],
     )
     row = cursor.fetchone()
@@ -113,5 +113,5 @@ def _apply(cursor, board: Board, player_id: int, score: RecordedScore) -> tuple[
     return value, changed
 
 
-def _FOR_UPDATE() -> str:
+def _for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
