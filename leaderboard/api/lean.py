@@ -7,6 +7,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
+# The environ key under which api/front.py hands on the error of a read it tried for this view.
+FRONT_FAILURE = "speedrank.front_failure"
+
 
 def json_response(body, status: int = 200) -> HttpResponse:
     return HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
@@ -20,6 +23,9 @@ class LeanView(APIView):
             raise ImproperlyConfigured(f"{cls.__name__}: a LeanView has no authentication, permissions or throttles")
 
     def dispatch(self, request, *args, **kwargs):
+        failure = request.META.pop(FRONT_FAILURE, None)
+        if failure is not None:  # the front read for this request and failed: answer that, once
+            return self._answer_error(request, failure, args, kwargs)
         lean = getattr(self, f"lean_{request.method.lower()}", None) if _wants_plain_json(request) else None
         try:
             response = lean(request, *args, **kwargs) if lean else None
@@ -41,9 +47,12 @@ class LeanView(APIView):
 
 def _wants_plain_json(request) -> bool:
     """No format asked for but JSON: anything else is DRF's content negotiation to answer (406, 404)."""
-    accept = request.META.get("HTTP_ACCEPT", "")
-    takes_json = not accept or any(kind in accept for kind in ("application/json", "*/*", "application/*"))
-    return takes_json and "format" not in request.GET
+    return accepts_plain_json(request.META.get("HTTP_ACCEPT", "")) and "format" not in request.GET
+
+
+def accepts_plain_json(accept: str) -> bool:
+    """An Accept header that JSON satisfies (or none)."""
+    return not accept or any(kind in accept for kind in ("application/json", "*/*", "application/*"))
 
 
 def plain_json_object(request) -> dict | None:

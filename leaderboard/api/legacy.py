@@ -15,8 +15,13 @@ from .lean import LeanView, json_response, plain_json_object
 SUBMITTED = {"message": "Score submitted"}
 
 
-def _ranked(player: selectors.RankedPlayer) -> dict:
-    return {"rank": player.rank, "username": player.username, "points": player.points}
+def top_players_body() -> list[dict]:
+    return [{"rank": p.rank, "username": p.username, "points": p.points} for p in selectors.top_players()]
+
+
+def my_rank_body(username: str) -> dict:
+    player = selectors.rank_for(username=username)
+    return {"username": player.username, "rank": player.rank, "points": player.points}
 
 
 class SubmitScore(LeanView):
@@ -49,13 +54,10 @@ class SubmitScore(LeanView):
 class TopPlayers(LeanView):
     @extend_schema(responses={200: schema.SeedStandingOutput(many=True), **schema.legacy_errors(503)})
     def get(self, request):
-        return Response(self._body())
+        return Response(top_players_body())
 
     def lean_get(self, request):
-        return json_response(self._body())
-
-    def _body(self) -> list[dict]:
-        return [_ranked(player) for player in selectors.top_players()]
+        return json_response(top_players_body())
 
 
 class MyRank(LeanView):
@@ -81,5 +83,4 @@ class MyRank(LeanView):
             query = self.Input(data=query_params)
             query.is_valid(raise_exception=True)
             username = query.validated_data["username"]
-        player = selectors.rank_for(username=username)
-        return {"username": player.username, "rank": player.rank, "points": player.points}
+        return my_rank_body(username)
