@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import granian
@@ -123,21 +123,24 @@ def manage(env: dict[str, str], *command: str) -> None:
 def load_players(database: Path, count: int) -> None:
     """player0..player{count-1} with one score each, and their board entries, in one transaction."""
     rng = random.Random(SEED)
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as Django stores datetimes in SQLite
+    # An hour old, as a board's history is: a server starting replays only its last minutes'
+    # changes into Redis (MIRROR_REPLAY_SECONDS), not the whole board during the first round.
+    loaded_at = datetime.now(UTC) - timedelta(hours=1)
+    then = loaded_at.strftime("%Y-%m-%d %H:%M:%S.%f")  # as Django stores datetimes in SQLite
     with sqlite3.connect(database) as db:
         (board_id,) = db.execute("SELECT id FROM leaderboard_board WHERE slug = 'default'").fetchone()
         db.executemany(
             "INSERT INTO leaderboard_player (id, username, created_at) VALUES (?, ?, ?)",
-            ((n + 1, f"player{n}", now) for n in range(count)),
+            ((n + 1, f"player{n}", then) for n in range(count)),
         )
         db.executemany(
             "INSERT INTO leaderboard_score (board_id, player_id, points, achieved_at) VALUES (?, ?, ?, ?)",
-            ((board_id, n + 1, rng.randint(0, POINTS_MAX), now) for n in range(count)),
+            ((board_id, n + 1, rng.randint(0, POINTS_MAX), then) for n in range(count)),
         )
         # Each player's entry, as the write path keeps it: one score each, so that score.
         db.execute(
-            "INSERT INTO leaderboard_boardentry (board_id, player_id, value, reached_seq, submissions) "
-            "SELECT board_id, player_id, points, id, 1 FROM leaderboard_score"
+            "INSERT INTO leaderboard_boardentry (board_id, player_id, value, reached_seq, submissions, updated_at) "
+            "SELECT board_id, player_id, points, id, 1, achieved_at FROM leaderboard_score"
         )
     db.close()
 
