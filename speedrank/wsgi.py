@@ -1,5 +1,5 @@
 """WSGI entry point: speedrank.serve (granian) serves `speedrank.wsgi:application`, Django with
-the seed API's hot reads answered in front of it (leaderboard/api/front.py)."""
+the seed API's hot calls answered in front of it (leaderboard/api/front.py)."""
 
 import os
 
@@ -8,9 +8,9 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
 django_application = get_wsgi_application()
 
-from leaderboard.api.front import SeedReadsFront  # noqa: E402  (needs Django set up first)
+from leaderboard.api.front import SeedFront  # noqa: E402  (needs Django set up first)
 
-application = SeedReadsFront(django_application)
+application = SeedFront(django_application)
 
 # Each server process loads this module once, at its start (granian's workers, runserver's child).
 from leaderboard.services import start_serving_process  # noqa: E402

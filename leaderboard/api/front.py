@@ -1,8 +1,8 @@
-"""The seed API's two hot reads, answered in front of Django's request handling, which costs more
-than the read itself. A request the front cannot answer plainly goes on to Django unchanged, and
-a read that fails goes on with its error, which the view answers without reading again; so every
-error, redirect and refusal is still Django's. An answer of the front's carries the same status,
-headers and body that Django's would."""
+"""The seed API's hot calls (top players, my rank, submit a score), answered in front of Django's
+request handling, which costs more than a read itself. A request the front cannot answer plainly
+goes on to Django unchanged, and a call that fails goes on with its error, which the view answers
+without calling again; so every error, redirect and refusal is still Django's. An answer of the
+front's carries the same status, headers and body that Django's would."""
 
 import io
 import time
@@ -11,15 +11,16 @@ from urllib.parse import parse_qsl
 
 import orjson
 from django.conf import settings
+from django.core import signals
 from django.core.handlers.wsgi import WSGIRequest
 from django.http.request import split_domain_port, validate_host
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
-from .. import metrics
+from .. import metrics, services
 from .fields import UsernameField
-from .lean import FRONT_FAILURE, accepts_plain_json, json_response
-from .legacy import my_rank_body, top_players_body
+from .lean import FRONT_FAILURE, accepts_plain_json, json_object, json_response
+from .legacy import SUBMITTED, my_rank_body, plain_submission, top_players_body
 
 # The middleware whose effect on a read the front reproduces. With any other list, the front
 # stays out of the way, so a middleware added later is never skipped.
@@ -32,11 +33,12 @@ MIDDLEWARE = [
 ]
 
 
-def _top_players(query: str):
-    return None if query else top_players_body()
+def _top_players(environ):
+    return None if environ.get("QUERY_STRING") else top_players_body()
 
 
-def _my_rank(query: str):
+def _my_rank(environ):
+    query = environ.get("QUERY_STRING", "")
     pairs = parse_qsl(query, keep_blank_values=True) if query.isascii() else []
     if len(pairs) != 1 or pairs[0][0] != "username":
         return None
@@ -44,17 +46,37 @@ def _my_rank(query: str):
     return None if username is None else my_rank_body(username)
 
 
-# Path -> (the route's name in legacy_urls, as the metrics label it; the answer, or None).
+def _submit_score(environ):
+    if settings.SEED_SUBMIT_REQUIRES_KEY or environ.get("CONTENT_TYPE") != "application/json":
+        return None
+    content = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    environ["wsgi.input"] = io.BytesIO(content)  # read again by Django if the front passes it on
+    submission = plain_submission(json_object(content))
+    if submission is None:
+        return None
+    # Django's request signals, as for any write: they recycle broken or aged SQL connections.
+    signals.request_started.send(sender=SeedFront, environ=environ)
+    try:
+        services.submit_score(username=submission[0], points=submission[1])
+    finally:
+        signals.request_finished.send(sender=SeedFront)
+    return SUBMITTED
+
+
+# (method, path) -> (the route's name in legacy_urls, as the metrics label it; the status of an
+# answer; the answer's body, or None to pass the request on).
 ROUTES = {
-    **dict.fromkeys(("/api/top-players/", "/api/top-players"), ("top-players", _top_players)),
-    **dict.fromkeys(("/api/top-10/", "/api/top-10"), ("top-10", _top_players)),
-    **dict.fromkeys(("/api/my-rank/", "/api/my-rank"), ("my-rank", _my_rank)),
-    **dict.fromkeys(("/api/rank/", "/api/rank"), ("rank", _my_rank)),
+    **dict.fromkeys((("GET", "/api/top-players/"), ("GET", "/api/top-players")), ("top-players", 200, _top_players)),
+    **dict.fromkeys((("GET", "/api/top-10/"), ("GET", "/api/top-10")), ("top-10", 200, _top_players)),
+    **dict.fromkeys((("GET", "/api/my-rank/"), ("GET", "/api/my-rank")), ("my-rank", 200, _my_rank)),
+    **dict.fromkeys((("GET", "/api/rank/"), ("GET", "/api/rank")), ("rank", 200, _my_rank)),
+    **dict.fromkeys((("POST", "/api/score/"), ("POST", "/api/score")), ("submit-score", 201, _submit_score)),
 }
+STATUS_LINES = {200: "200 OK", 201: "201 Created"}
 
 
-class SeedReadsFront:
-    """WSGI: GET top-players and my-rank answered from Redis directly; all else to `django_app`."""
+class SeedFront:
+    """WSGI: the seed API's hot calls answered directly; all else to `django_app`."""
 
     def __init__(self, django_app):
         self.django_app = django_app
@@ -65,35 +87,38 @@ class SeedReadsFront:
         self._host_allowed = lru_cache(maxsize=64)(_host_allowed)  # hosts are few; this bounds it
 
     def __call__(self, environ, start_response):
-        route = ROUTES.get(environ.get("PATH_INFO")) if self.enabled else None
-        if route is not None and environ["REQUEST_METHOD"] == "GET" and self._plain(environ):
+        method = environ["REQUEST_METHOD"]
+        route = ROUTES.get((method, environ.get("PATH_INFO"))) if self.enabled else None
+        if route is not None and self._plain(environ, with_body=method == "POST"):
             started = time.perf_counter()
             try:
-                body = route[1](environ.get("QUERY_STRING", ""))
+                body = route[2](environ)
             except Exception as error:  # noqa: BLE001  not ranked, Redis away, a bug: Django answers it
                 environ[FRONT_FAILURE] = error
                 body = None
             if body is not None:
-                return self._answer(route[0], body, _is_secure(environ), started, start_response)
+                return self._answer(route, method, body, _is_secure(environ), started, start_response)
         return self.django_app(environ, start_response)
 
-    def _answer(self, name: str, body, secure: bool, started: float, start_response):
+    def _answer(self, route, method: str, body, secure: bool, started: float, start_response):
+        name, status, _answer = route
         content = orjson.dumps(body)
-        start_response("200 OK", [*self.headers[secure], ("Content-Length", str(len(content)))])
+        start_response(STATUS_LINES[status], [*self.headers[secure], ("Content-Length", str(len(content)))])
         if name not in self._timers:
-            self._timers[name] = (metrics.REQUESTS.labels(name, "GET", "200"), metrics.LATENCY.labels(name))
+            counter = metrics.REQUESTS.labels(name, method, str(status))
+            self._timers[name] = (counter, metrics.LATENCY.labels(name))
         counter, latency = self._timers[name]
         counter.inc()
         latency.observe(time.perf_counter() - started)
         return [content]
 
-    def _plain(self, environ) -> bool:
-        """A request Django would hand to the view as it is: no body, an allowed host, JSON
-        wanted, and no redirect to HTTPS due."""
+    def _plain(self, environ, *, with_body: bool) -> bool:
+        """A request Django would hand to the view as it is: a body if one is due, within the
+        limit, an allowed host, JSON wanted, and no redirect to HTTPS due."""
         host = environ.get("HTTP_HOST")
         forwarded_host = settings.USE_X_FORWARDED_HOST and "HTTP_X_FORWARDED_HOST" in environ
         return (
-            environ.get("CONTENT_LENGTH", "") in ("", "0")
+            _body_as_due(environ.get("CONTENT_LENGTH", ""), with_body)
             and not environ.get("SCRIPT_NAME")
             and host is not None
             and not forwarded_host
@@ -101,6 +126,13 @@ class SeedReadsFront:
             and accepts_plain_json(environ.get("HTTP_ACCEPT", ""))
             and (not settings.SECURE_SSL_REDIRECT or _is_secure(environ))
         )
+
+
+def _body_as_due(content_length: str, with_body: bool) -> bool:
+    if not with_body:
+        return content_length in ("", "0")
+    digits = content_length.isascii() and content_length.isdigit()
+    return digits and 0 < int(content_length) <= settings.REQUEST_BODY_MAX_BYTES
 
 
 def _settings_allow_front() -> bool:

@@ -57,10 +57,12 @@ def accepts_plain_json(accept: str) -> bool:
 
 def plain_json_object(request) -> dict | None:
     """The body of a JSON request if it is a JSON object, else None (DRF's parsers say what is wrong)."""
-    if request.content_type != "application/json":
-        return None
+    return json_object(request.body) if request.content_type == "application/json" else None
+
+
+def json_object(content: bytes) -> dict | None:
     try:
-        body = orjson.loads(request.body)
+        body = orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
     return body if isinstance(body, dict) else None

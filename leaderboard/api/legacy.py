@@ -15,6 +15,15 @@ from .lean import LeanView, json_response, plain_json_object
 SUBMITTED = {"message": "Score submitted"}
 
 
+def plain_submission(body: dict | None) -> tuple[str, int] | None:
+    """(username, points) of a submission valid at a glance, else None."""
+    username = UsernameField.plainly_valid(body.get("username")) if body else None
+    points = body.get("points") if body else None
+    if username is None or type(points) is not int or not POINTS_MIN <= points <= POINTS_MAX:
+        return None
+    return username, points
+
+
 def top_players_body() -> list[dict]:
     return [{"rank": p.rank, "username": p.username, "points": p.points} for p in selectors.top_players()]
 
@@ -43,11 +52,10 @@ class SubmitScore(LeanView):
 
     def lean_post(self, request):
         body = None if settings.SEED_SUBMIT_REQUIRES_KEY else plain_json_object(request)
-        username = UsernameField.plainly_valid(body.get("username")) if body else None
-        points = body.get("points") if body else None
-        if username is None or type(points) is not int or not POINTS_MIN <= points <= POINTS_MAX:
+        submission = plain_submission(body)
+        if submission is None:
             return None  # the serializer says what is wrong, or accepts what the glance did not
-        services.submit_score(username=username, points=points)
+        services.submit_score(username=submission[0], points=submission[1])
         return json_response(SUBMITTED, status=status.HTTP_201_CREATED)
 
 

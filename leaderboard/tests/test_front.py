@@ -1,19 +1,22 @@
-"""SeedReadsFront (speedrank.wsgi's application): the hot seed reads answered in front of Django,
+"""SeedFront (speedrank.wsgi's application): the hot seed reads answered in front of Django,
 with Django's status, headers and body; everything else passed to Django unchanged."""
 
+import fcntl
+import json
 import re
 from urllib.parse import quote
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.test import RequestFactory, override_settings
 from prometheus_client import REGISTRY
 
-from leaderboard import redis_store
-from leaderboard.api.front import MIDDLEWARE, SeedReadsFront
+from leaderboard import redis_store, selectors
+from leaderboard.api.front import MIDDLEWARE, SeedFront
 from leaderboard.limits import DEFAULT_BOARD_SLUG
+from leaderboard.models import Score
 
 from .conftest import free_port
 
@@ -74,7 +77,7 @@ def call(app, env: dict) -> tuple[str, set, bytes]:
 def answers(path: str, **request) -> tuple[tuple, tuple, int]:
     """The front's answer, Django's own answer, and how many requests the front passed on to Django."""
     django = Counting(WSGIHandler())
-    by_front = call(SeedReadsFront(django), environ(path, **request))
+    by_front = call(SeedFront(django), environ(path, **request))
     passed_on = django.calls
     return by_front, call(django, environ(path, **request)), passed_on
 
@@ -136,7 +139,7 @@ def test_a_front_answer_is_counted_under_the_labels_django_would_count_it(board,
     django = Counting(WSGIHandler())
     before = requests_counted(endpoint)
     calls_before = REGISTRY.get_sample_value("speedrank_request_seconds_count", {"endpoint": endpoint}) or 0.0
-    call(SeedReadsFront(django), environ(path))
+    call(SeedFront(django), environ(path))
     by_front = requests_counted(endpoint)
     call(django, environ(path))
 
@@ -184,7 +187,7 @@ def test_a_request_without_a_host_header_gets_djangos_answer(board):
     env = environ("/api/top-players/")
     del env["HTTP_HOST"]  # Django falls back to SERVER_NAME
 
-    assert call(SeedReadsFront(django), env)[0] == "200 OK"
+    assert call(SeedFront(django), env)[0] == "200 OK"
     assert django.calls == 1
 
 
@@ -196,7 +199,7 @@ def test_reads_of_an_unbuilt_board_get_djangos_503(board, path):
     redis_store.client().delete(redis_store.board_built_key(DEFAULT_BOARD_SLUG))
     django = Counting(WSGIHandler())
 
-    status, headers, body = call(SeedReadsFront(django), environ(path))
+    status, headers, body = call(SeedFront(django), environ(path))
 
     assert (status, body) == ("503 Service Unavailable", UNAVAILABLE)
     assert ("retry-after", "1") in headers
@@ -218,7 +221,7 @@ def test_a_read_while_redis_is_down_counts_one_redis_error_as_django_alone_does(
         before = redis_errors()
         call(WSGIHandler(), environ("/api/top-players/"))
         by_django = redis_errors()
-        call(SeedReadsFront(WSGIHandler()), environ("/api/top-players/"))
+        call(SeedFront(WSGIHandler()), environ("/api/top-players/"))
 
     assert (by_django - before, redis_errors() - by_django) == (1, 1)
 
@@ -275,3 +278,97 @@ def test_settings_the_front_does_not_reproduce_turn_it_off(board, overrides):
 
     assert passed_on == 1
     assert by_front == by_django
+
+
+# --- submissions --------------------------------------------------------------------------------
+
+
+def post(path: str, body, **request) -> dict:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return environ(path, method="POST", data=content, **request)
+
+
+def submitted(username: str) -> list[int]:
+    return list(Score.objects.filter(player__username=username).values_list("points", flat=True))
+
+
+@pytest.mark.parametrize("path", ["/api/score/", "/api/score"])
+def test_the_front_records_a_plain_submission_and_answers_as_django_does(path, django_capture_on_commit_callbacks):
+    django = Counting(WSGIHandler())
+    with django_capture_on_commit_callbacks(execute=True):
+        by_front = call(SeedFront(django), post(path, {"username": " amy ", "points": 70}))
+        by_django = call(django, post(path, {"username": "bob", "points": 50}))
+
+    assert django.calls == 1  # bob's, sent to Django directly
+    assert by_front == by_django
+    assert (by_front[0], by_front[2]) == ("201 Created", b'{"message":"Score submitted"}')
+    assert (submitted("amy"), submitted("bob")) == ([70], [50])
+    assert selectors.rank_for(username="amy").rank == 1  # mirrored to Redis as Django's path does
+
+
+def test_a_front_submission_is_counted_under_the_labels_django_would_count_it():
+    labels = {"endpoint": "submit-score", "method": "POST", "status": "201"}
+    before = REGISTRY.get_sample_value("speedrank_requests_total", labels) or 0.0
+
+    call(SeedFront(WSGIHandler()), post("/api/score/", {"username": "amy", "points": 1}))
+
+    assert REGISTRY.get_sample_value("speedrank_requests_total", labels) == before + 1
+
+
+@pytest.mark.parametrize(
+    "body, request_",
+    [
+        ({"username": "amy", "points": "12"}, {}),  # a string: the serializer refuses it
+        ({"username": "amy", "points": True}, {}),
+        ({"username": "amy", "points": 10**12}, {}),
+        ({"username": "", "points": 1}, {}),
+        ({"username": "amy"}, {}),
+        (b"{not json", {}),
+        (b'["amy", 1]', {}),
+        ({"username": "a\u200db", "points": 3}, {}),  # valid, though not at a glance: Django records it
+        ({"username": "amy", "points": 3}, {"CONTENT_TYPE": "text/plain"}),
+        ({"username": "amy", "points": 3}, {"CONTENT_TYPE": "application/json; charset=utf-8"}),
+        ({"username": "amy", "points": 3}, {"HTTP_ACCEPT": "application/xml"}),
+        ({"username": "amy", "points": 3}, {"CONTENT_LENGTH": "10000000"}),
+        ({"username": "amy", "points": 3}, {"CONTENT_LENGTH": "\u00b2"}),
+    ],
+)
+def test_submissions_not_plainly_valid_get_djangos_answer(body, request_, django_capture_on_commit_callbacks):
+    django = Counting(WSGIHandler())
+    with django_capture_on_commit_callbacks(execute=True):
+        by_front = call(SeedFront(django), post("/api/score/", body, **request_))
+        by_django = call(WSGIHandler(), post("/api/score/", body, **request_))
+
+    assert django.calls == 1
+    # Both answers alike; a valid submission was recorded by each, once.
+    assert by_front == by_django
+    assert by_front[0] != "500 Internal Server Error"
+
+
+@override_settings(SEED_SUBMIT_REQUIRES_KEY=True)
+def test_with_keys_required_submissions_are_left_to_django():
+    django = Counting(WSGIHandler())
+
+    by_front = call(SeedFront(django), post("/api/score/", {"username": "amy", "points": 3}))
+
+    assert django.calls == 1
+    assert by_front[0] == "401 Unauthorized"
+    assert submitted("amy") == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the writers' turn is SQLite's group commit")
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_that_fails_is_answered_by_django_without_being_written_again(default_board, settings):
+    settings.SQLITE_BUSY_TIMEOUT_SECONDS = 0.2
+    turn = open(f"{connection.settings_dict['NAME']}.write-lock", "a")  # noqa: SIM115
+    django = Counting(WSGIHandler())
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX)  # the writers' turn, held as a stopped worker would hold it
+        by_front = call(SeedFront(django), post("/api/score/", {"username": "amy", "points": 3}))
+    finally:
+        fcntl.flock(turn, fcntl.LOCK_UN)
+        turn.close()
+
+    assert django.calls == 1  # the error, handed on; the view answers it without writing
+    assert by_front[0] == "503 Service Unavailable"
+    assert submitted("amy") == []
