@@ -74,14 +74,11 @@ def _start_writer() -> None:
 def _write_forever() -> None:
     while True:
         group = [_queue.get()]
-        while len(group) < settings.GROUP_COMMIT_MAX:
-            try:
-                group.append(_queue.get_nowait())
-            except queue.Empty:
-                break
         try:
             connection.close_if_unusable_or_obsolete()
             with _write_turn() as hand_on_turn:
+                # Gathered once the turn is ours: the writes that came while it was another's join.
+                _gather(group)
                 # Writes whose callers gave up waiting for the turn are dropped, never written.
                 group = [(work, future) for work, future in group if future.set_running_or_notify_cancel()]
                 _commit(group, hand_on_turn)
@@ -90,6 +87,14 @@ def _write_forever() -> None:
         except BaseException as error:
             _fail(group, error)  # no caller may wait for ever; the next run_write starts a new writer
             raise
+
+
+def _gather(group: list[Write]) -> None:
+    while len(group) < settings.GROUP_COMMIT_MAX:
+        try:
+            group.append(_queue.get_nowait())
+        except queue.Empty:
+            return
 
 
 def _commit(group: list[Write], hand_on_turn: Callable[[], None]) -> None:
