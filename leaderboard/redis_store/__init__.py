@@ -160,19 +160,30 @@ Submission = tuple[str, dict[str, str | int], str, int | None]
 
 def record_submissions(submissions: Sequence[Submission]) -> None:
     """After players score: set their entries (None: it did not change), drop their cached
-    profiles, and restate the boards' rules (Redis may have lost them). One pipeline for all (and
-    redis-py's SCRIPT EXISTS before it), so a hung Redis costs the batch one timeout, not one each.
+    profiles, and restate the boards' rules (Redis may have lost them). One pipeline for all, so
+    a hung Redis costs the batch one timeout, not one each.
     """
     with _unavailable_on_error():
-        pipe = client().pipeline(transaction=False)
-        for board, _rules, member, encoded in submissions:
-            if encoded is not None:
-                keys = [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
-                _script("set_entries")(keys=keys, args=[encoded, member], client=pipe)
-            pipe.delete(profile_key(member))
-        for board, rules in {board: rules for board, rules, _member, _encoded in submissions}.items():
-            pipe.hset(board_config_key(board), mapping=rules)
-        pipe.execute()
+        try:
+            _submissions_pipeline(submissions).execute()
+        except redis.exceptions.NoScriptError:
+            # Redis lost its scripts (a restart): load it and send the batch again, all of which
+            # may run twice (entries only move to newer states).
+            client().script_load(_script("set_entries").script)
+            _submissions_pipeline(submissions).execute()
+
+
+def _submissions_pipeline(submissions: Sequence[Submission]) -> redis.client.Pipeline:
+    # EVALSHA itself: a script object in a pipeline would send SCRIPT EXISTS first, every time.
+    set_entries = _script("set_entries").sha
+    pipe = client().pipeline(transaction=False)
+    for board, _rules, member, encoded in submissions:
+        if encoded is not None:
+            pipe.evalsha(set_entries, 3, board_key(board), rebuild_key(board), rebuild_lock_key(board), encoded, member)
+        pipe.delete(profile_key(member))
+    for board, rules in {board: rules for board, rules, _member, _encoded in submissions}.items():
+        pipe.hset(board_config_key(board), mapping=rules)
+    return pipe
 
 
 def set_entries(board: str, entries: Sequence[Entry]) -> None:

@@ -119,3 +119,15 @@ def test_a_late_mirror_of_an_older_state_during_a_rebuild_does_not_win_the_swap(
     redis_store.swap_in("b")
 
     assert redis_store.encoded_scores("b", ["amy"]) == [redis_store.encode(500, 12)]
+
+
+def test_a_batch_of_submissions_lands_even_after_redis_lost_its_scripts():
+    rules = {"order": "desc", "operator": "best"}
+    redis_store.record_submissions([("b", rules, "amy", redis_store.encode(70, 1))])
+    redis_store.client().script_flush()  # as a restarted Redis forgets them
+
+    redis_store.record_submissions(
+        [("b", rules, "amy", redis_store.encode(90, 2)), ("b", rules, "bob", redis_store.encode(80, 3))]
+    )
+
+    assert redis_store.encoded_scores("b", ["amy", "bob"]) == [redis_store.encode(90, 2), redis_store.encode(80, 3)]
