@@ -122,11 +122,12 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 # Where and how granian serves (read by speedrank/serve.py): worker processes, each running the
 # application on a few threads, so one waiting on Redis or SQLite holds up no other. One more
-# worker than cores and 8 threads served the most in `make bench-http` on 2 cores.
+# worker than cores, and 4 threads: more serve slightly more but wait longer for the GIL, and the
+# writer holding SQLite's lock waits with them (`make bench-http` on 2 cores).
 SERVER_HOST = bind_host(env_str("HOST", "127.0.0.1"))
 SERVER_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 SERVER_WORKERS = env_int("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1, minimum=1, maximum=256)
-SERVER_THREADS = env_int("SERVER_THREADS", 8, minimum=1, maximum=64)
+SERVER_THREADS = env_int("SERVER_THREADS", 4, minimum=1, maximum=64)
 
 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN,
 # so concurrent writers queue on busy_timeout instead of failing to upgrade a read lock.

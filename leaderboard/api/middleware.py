@@ -17,7 +17,7 @@ class RequestBodyLimitMiddleware:
 
     def __call__(self, request):
         declared = request.META.get("CONTENT_LENGTH") or "0"
-        if not (declared.isascii() and declared.isdigit()):  # int() would take "²" or "٣" too
+        if not (declared.isascii() and declared.isdigit()):  # isdigit() passes "²", which int() refuses
             body = error_body(request, "invalid_request", "Content-Length must be a whole number.")
             return JsonResponse(body, status=400)
         limit = settings.REQUEST_BODY_MAX_BYTES
