@@ -1,12 +1,13 @@
-"""The seed API's hot calls (top players, my rank, submit a score), answered in front of Django's
-request handling, which costs more than a read itself. A request the front cannot answer plainly
-goes on to Django unchanged, and a call that fails goes on with its error, which the view answers
-without calling again; so every error, redirect and refusal is still Django's. An answer of the
-front's carries the same status, headers and body that Django's would."""
+"""The seed API's hot calls answered in front of Django's request handling, which costs more than
+a read, with the status, headers and body Django would give; anything else, and every error (the
+view answers it without calling again), is still Django's."""
 
 import io
+import logging
 import time
+from collections.abc import Callable
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 import orjson
@@ -21,6 +22,9 @@ from .. import metrics, services
 from .fields import UsernameField
 from .lean import FRONT_FAILURE, accepts_plain_json, json_object, json_response
 from .legacy import SUBMITTED, my_rank_body, plain_submission, top_players_body
+from .middleware import declared_length
+
+logger = logging.getLogger(__name__)
 
 # The middleware whose effect on a read the front reproduces. With any other list, the front
 # stays out of the way, so a middleware added later is never skipped.
@@ -47,7 +51,9 @@ def _my_rank(environ):
 
 
 def _submit_score(environ):
-    if settings.SEED_SUBMIT_REQUIRES_KEY or environ.get("CONTENT_TYPE") != "application/json":
+    # A query (?format=...) is for DRF's negotiation, which may refuse before anything is written.
+    plain = not environ.get("QUERY_STRING") and environ.get("CONTENT_TYPE") == "application/json"
+    if settings.SEED_SUBMIT_REQUIRES_KEY or not plain:
         return None
     content = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
     environ["wsgi.input"] = io.BytesIO(content)  # read again by Django if the front passes it on
@@ -56,21 +62,30 @@ def _submit_score(environ):
         return None
     # Django's request signals, as for any write: they recycle broken or aged SQL connections.
     signals.request_started.send(sender=SeedFront, environ=environ)
-    try:
-        services.submit_score(username=submission[0], points=submission[1])
-    finally:
-        signals.request_finished.send(sender=SeedFront)
+    services.submit_score(username=submission[0], points=submission[1])
+    # The score is durable now: a failing receiver must not turn its answer into an error.
+    for receiver, outcome in signals.request_finished.send_robust(sender=SeedFront):
+        if isinstance(outcome, Exception):
+            logger.error("request_finished receiver %r failed", receiver, exc_info=outcome)
     return SUBMITTED
 
 
-# (method, path) -> (the route's name in legacy_urls, as the metrics label it; the status of an
-# answer; the answer's body, or None to pass the request on).
+class Route(NamedTuple):
+    endpoint: str  # the route's name in legacy_urls, as the metrics label it
+    status: int
+    body: Callable  # environ -> the answer's body, or None to pass the request on
+
+
+def _routes(method: str, path: str, route: Route) -> dict[tuple[str, str], Route]:
+    return {(method, path): route, (method, path.rstrip("/")): route}  # the slash is optional
+
+
 ROUTES = {
-    **dict.fromkeys((("GET", "/api/top-players/"), ("GET", "/api/top-players")), ("top-players", 200, _top_players)),
-    **dict.fromkeys((("GET", "/api/top-10/"), ("GET", "/api/top-10")), ("top-10", 200, _top_players)),
-    **dict.fromkeys((("GET", "/api/my-rank/"), ("GET", "/api/my-rank")), ("my-rank", 200, _my_rank)),
-    **dict.fromkeys((("GET", "/api/rank/"), ("GET", "/api/rank")), ("rank", 200, _my_rank)),
-    **dict.fromkeys((("POST", "/api/score/"), ("POST", "/api/score")), ("submit-score", 201, _submit_score)),
+    **_routes("GET", "/api/top-players/", Route("top-players", 200, _top_players)),
+    **_routes("GET", "/api/top-10/", Route("top-10", 200, _top_players)),
+    **_routes("GET", "/api/my-rank/", Route("my-rank", 200, _my_rank)),
+    **_routes("GET", "/api/rank/", Route("rank", 200, _my_rank)),
+    **_routes("POST", "/api/score/", Route("submit-score", 201, _submit_score)),
 }
 STATUS_LINES = {200: "200 OK", 201: "201 Created"}
 
@@ -89,10 +104,10 @@ class SeedFront:
     def __call__(self, environ, start_response):
         method = environ["REQUEST_METHOD"]
         route = ROUTES.get((method, environ.get("PATH_INFO"))) if self.enabled else None
-        if route is not None and self._plain(environ, with_body=method == "POST"):
+        if route is not None:
             started = time.perf_counter()
             try:
-                body = route[2](environ)
+                body = route.body(environ) if self._plain(environ, with_body=method == "POST") else None
             except Exception as error:  # noqa: BLE001  not ranked, Redis away, a bug: Django answers it
                 environ[FRONT_FAILURE] = error
                 body = None
@@ -100,14 +115,13 @@ class SeedFront:
                 return self._answer(route, method, body, _is_secure(environ), started, start_response)
         return self.django_app(environ, start_response)
 
-    def _answer(self, route, method: str, body, secure: bool, started: float, start_response):
-        name, status, _answer = route
+    def _answer(self, route: Route, method: str, body, secure: bool, started: float, start_response):
         content = orjson.dumps(body)
-        start_response(STATUS_LINES[status], [*self.headers[secure], ("Content-Length", str(len(content)))])
-        if name not in self._timers:
-            counter = metrics.REQUESTS.labels(name, method, str(status))
-            self._timers[name] = (counter, metrics.LATENCY.labels(name))
-        counter, latency = self._timers[name]
+        start_response(STATUS_LINES[route.status], [*self.headers[secure], ("Content-Length", str(len(content)))])
+        if route.endpoint not in self._timers:
+            counter = metrics.REQUESTS.labels(route.endpoint, method, str(route.status))
+            self._timers[route.endpoint] = (counter, metrics.LATENCY.labels(route.endpoint))
+        counter, latency = self._timers[route.endpoint]
         counter.inc()
         latency.observe(time.perf_counter() - started)
         return [content]
@@ -131,8 +145,9 @@ class SeedFront:
 def _body_as_due(content_length: str, with_body: bool) -> bool:
     if not with_body:
         return content_length in ("", "0")
-    digits = content_length.isascii() and content_length.isdigit()
-    return digits and 0 < int(content_length) <= settings.REQUEST_BODY_MAX_BYTES
+    declared = declared_length(content_length)
+    # settings.py keeps DATA_UPLOAD_MAX_MEMORY_SIZE at this same limit.
+    return declared is not None and 0 < declared <= settings.REQUEST_BODY_MAX_BYTES
 
 
 def _settings_allow_front() -> bool:

@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
-# The environ key under which api/front.py hands on the error of a read it tried for this view.
+# The environ key under which api/front.py hands on the error of a call it tried for this view.
 FRONT_FAILURE = "speedrank.front_failure"
 
 
@@ -24,7 +24,7 @@ class LeanView(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         failure = request.META.pop(FRONT_FAILURE, None)
-        if failure is not None:  # the front read for this request and failed: answer that, once
+        if failure is not None:  # the front tried this call and it failed: answer that, not call again
             return self._answer_error(request, failure, args, kwargs)
         lean = getattr(self, f"lean_{request.method.lower()}", None) if _wants_plain_json(request) else None
         try:

@@ -9,6 +9,15 @@ from .. import metrics
 from .errors import error_body
 
 KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+# Longer Content-Length values are refused: Django's int() fails on 4,301 digits or more.
+LENGTH_DIGITS_MAX = 18
+
+
+def declared_length(value: str) -> int | None:
+    """A Content-Length as a number, or None unless it is 1 to 18 ASCII digits (isdigit() alone
+    passes "²", which int() refuses)."""
+    plain = value.isascii() and value.isdigit() and len(value) <= LENGTH_DIGITS_MAX
+    return int(value) if plain else None
 
 
 class RequestBodyLimitMiddleware:
@@ -16,12 +25,16 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        if not (declared.isascii() and declared.isdigit()):  # isdigit() passes "²", which int() refuses
-            body = error_body(request, "invalid_request", "Content-Length must be a whole number.")
+        declared = declared_length(request.META.get("CONTENT_LENGTH") or "0")
+        if declared is None:
+            body = error_body(
+                request,
+                "invalid_request",
+                f"Content-Length must be a whole number of at most {LENGTH_DIGITS_MAX} digits.",
+            )
             return JsonResponse(body, status=400)
         limit = settings.REQUEST_BODY_MAX_BYTES
-        if int(declared) > limit:
+        if declared > limit:
             body = error_body(request, "request_too_large", f"Request body is larger than {limit} bytes.")
             return JsonResponse(body, status=413)
         return self.get_response(request)

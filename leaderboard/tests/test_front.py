@@ -331,6 +331,9 @@ def test_a_front_submission_is_counted_under_the_labels_django_would_count_it():
         ({"username": "amy", "points": 3}, {"HTTP_ACCEPT": "application/xml"}),
         ({"username": "amy", "points": 3}, {"CONTENT_LENGTH": "10000000"}),
         ({"username": "amy", "points": 3}, {"CONTENT_LENGTH": "\u00b2"}),
+        ({"username": "amy", "points": 3}, {"CONTENT_LENGTH": "0" * 5000 + "29"}),  # int() refuses 4,301+ digits
+        ({"username": "amy", "points": 3}, {"QUERY_STRING": "format=xml"}),  # DRF's 404, nothing written
+        ({"username": "amy", "points": 3}, {"QUERY_STRING": "format=json"}),
     ],
 )
 def test_submissions_not_plainly_valid_get_djangos_answer(body, request_, django_capture_on_commit_callbacks):
@@ -372,3 +375,27 @@ def test_a_submission_that_fails_is_answered_by_django_without_being_written_aga
     assert django.calls == 1  # the error, handed on; the view answers it without writing
     assert by_front[0] == "503 Service Unavailable"
     assert submitted("amy") == []
+
+
+@pytest.mark.parametrize("length", ["9" * 5000, "0" * 5000 + "29"], ids=["nines", "zeros"])
+def test_a_content_length_of_thousands_of_digits_is_refused_400(length):
+    by_front, by_django, passed_on = answers("/api/top-players/", CONTENT_LENGTH=length)
+
+    assert passed_on == 1
+    assert by_front == by_django
+    assert by_front[0] == "400 Bad Request"
+    assert json.loads(by_front[2]) == {"detail": "Content-Length must be a whole number of at most 18 digits."}
+
+
+def test_a_failing_request_finished_receiver_leaves_a_recorded_score_acknowledged():
+    def broken_receiver(**kwargs):
+        raise RuntimeError("a receiver's bug")
+
+    request_finished.connect(broken_receiver)
+    try:
+        by_front = call(SeedFront(WSGIHandler()), post("/api/score/", {"username": "amy", "points": 3}))
+    finally:
+        request_finished.disconnect(broken_receiver)
+
+    assert by_front[0] == "201 Created"
+    assert submitted("amy") == [3]
