@@ -4,11 +4,15 @@ in one transaction, so they share one turn at SQLite's write lock and one WAL sy
 processes take turns through a file lock beside the database: the kernel wakes the next one the
 moment the lock is free, where SQLite's own busy handler would poll with sleeps of up to 100 ms.
 
-Each write runs in a savepoint of its own: one that fails rolls back alone and raises in its
-caller, and the rest commit. A caller waits for the commit, so every answer is for a durable
-write, and for the group's mirrors, which go to Redis together in one pipeline. A caller whose
-write has not begun within SQLite's busy timeout withdraws it and hears "database is locked"
-(a 503), as a writer waiting on SQLite itself would.
+A group first runs without a savepoint per write (each is two statements more, and every
+statement lets the process's other threads take the GIL while the turn is held). If a write
+fails, the whole transaction rolls back and the group runs again with a savepoint per write:
+the one that fails rolls back alone and raises in its caller, and the rest commit.
+
+A caller waits for the commit, so every answer is for a durable write, and for the group's
+mirrors, which go to Redis together in one pipeline. A caller whose write has not begun within
+SQLite's busy timeout withdraws it and hears "database is locked" (a 503), as a writer waiting
+on SQLite itself would.
 
 A caller already inside a transaction runs its write inline, inside that transaction. So does
 every caller on PostgreSQL, which runs writers side by side and groups their WAL flushes itself;
@@ -97,7 +101,18 @@ def _gather(group: list[Write]) -> None:
             return
 
 
+class _RunIsolated(Exception):
+    """A write of the group failed before the commit: the group runs again, each write isolated."""
+
+
 def _commit(group: list[Write], hand_on_turn: Callable[[], None]) -> None:
+    try:
+        _commit_as(group, hand_on_turn, isolated=False)
+    except _RunIsolated:  # nothing of the first run stands, and no caller has been answered
+        _commit_as(group, hand_on_turn, isolated=True)
+
+
+def _commit_as(group: list[Write], hand_on_turn: Callable[[], None], *, isolated: bool) -> None:
     results: list[tuple[Future, object]] = []
     committed = []
 
@@ -110,6 +125,9 @@ def _commit(group: list[Write], hand_on_turn: Callable[[], None]) -> None:
             # Registered first, so it runs first after the commit, before any caller's hook.
             transaction.on_commit(on_commit)
             for work, future in group:
+                if not isolated:
+                    results.append((future, work()))
+                    continue
                 try:
                     with transaction.atomic():
                         results.append((future, work()))
@@ -120,6 +138,8 @@ def _commit(group: list[Write], hand_on_turn: Callable[[], None]) -> None:
                     raise DatabaseError("the group's transaction was aborted by one of its writes")
     except Exception as error:  # noqa: BLE001
         if not committed:
+            if not isolated:
+                raise _RunIsolated from error
             _fail(group, error)
             return
         logger.exception("an after-commit hook failed; the group's writes are committed")

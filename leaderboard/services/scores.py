@@ -29,7 +29,7 @@ class RecordedScore:
 
 def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG) -> RecordedScore:
     """The seed API's write: record a score on a board by its slug, committed with the others
-    that arrive with it (run_write gives it a savepoint of its own)."""
+    that arrive with it (run_write keeps a failing one from taking the others with it)."""
     board = scoring_game(slug=board_slug)
     return run_write(partial(_record, board, username, points, None))
 
