@@ -26,7 +26,7 @@ from .middleware import declared_length
 
 logger = logging.getLogger(__name__)
 
-# The middleware whose effect on a read the front reproduces. With any other list, the front
+# The middleware whose effect on its answers the front reproduces. With any other list, the front
 # stays out of the way, so a middleware added later is never skipped.
 MIDDLEWARE = [
     "leaderboard.api.middleware.MetricsMiddleware",
