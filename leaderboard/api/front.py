@@ -107,12 +107,14 @@ class SeedFront:
         if route is not None:
             started = time.perf_counter()
             try:
-                body = route.body(environ) if self._plain(environ, with_body=method == "POST") else None
+                secure = _is_secure(environ)
+                plain = self._plain(environ, secure=secure, with_body=method == "POST")
+                body = route.body(environ) if plain else None
             except Exception as error:  # noqa: BLE001  not ranked, Redis away, a bug: Django answers it
                 environ[FRONT_FAILURE] = error
                 body = None
             if body is not None:
-                return self._answer(route, method, body, _is_secure(environ), started, start_response)
+                return self._answer(route, method, body, secure, started, start_response)
         return self.django_app(environ, start_response)
 
     def _answer(self, route: Route, method: str, body, secure: bool, started: float, start_response):
@@ -126,7 +128,7 @@ class SeedFront:
         latency.observe(time.perf_counter() - started)
         return [content]
 
-    def _plain(self, environ, *, with_body: bool) -> bool:
+    def _plain(self, environ, *, secure: bool, with_body: bool) -> bool:
         """A request Django would hand to the view as it is: a body if one is due, within the
         limit, an allowed host, JSON wanted, and no redirect to HTTPS due."""
         host = environ.get("HTTP_HOST")
@@ -138,7 +140,7 @@ class SeedFront:
             and not forwarded_host
             and self._host_allowed(host)
             and accepts_plain_json(environ.get("HTTP_ACCEPT", ""))
-            and (not settings.SECURE_SSL_REDIRECT or _is_secure(environ))
+            and (not settings.SECURE_SSL_REDIRECT or secure)
         )
 
 

@@ -125,17 +125,10 @@ def _commit_as(group: list[Write], hand_on_turn: Callable[[], None], *, isolated
             # Registered first, so it runs first after the commit, before any caller's hook.
             transaction.on_commit(on_commit)
             for work, future in group:
-                if not isolated:
+                if isolated:
+                    _run_isolated(work, future, results)
+                else:
                     results.append((future, work()))
-                    continue
-                try:
-                    with transaction.atomic():
-                        results.append((future, work()))
-                except Exception as error:  # noqa: BLE001  the caller's own error, raised where it waits
-                    future.set_exception(error)
-                if transaction.get_rollback():
-                    # A failure that a savepoint could not contain: nothing of the group may stand.
-                    raise DatabaseError("the group's transaction was aborted by one of its writes")
     except Exception as error:  # noqa: BLE001
         if not committed:
             if not isolated:
@@ -145,6 +138,18 @@ def _commit_as(group: list[Write], hand_on_turn: Callable[[], None], *, isolated
         logger.exception("an after-commit hook failed; the group's writes are committed")
     for future, result in results:
         future.set_result(result)
+
+
+def _run_isolated(work: Callable[[], object], future: Future, results: list[tuple[Future, object]]) -> None:
+    """One write in a savepoint of its own: if it fails, it fails for its caller alone."""
+    try:
+        with transaction.atomic():
+            results.append((future, work()))
+    except Exception as error:  # noqa: BLE001  the caller's own error, raised where it waits
+        future.set_exception(error)
+    if transaction.get_rollback():
+        # A failure that a savepoint could not contain: nothing of the group may stand.
+        raise DatabaseError("the group's transaction was aborted by one of its writes")
 
 
 def _fail(group: list[Write], error: Exception) -> None:
