@@ -25,6 +25,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -34,7 +35,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, transaction
 
-from .mirror import mirrors_gathered
+from .mirror import mirrors_gathered, write_mirrors
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ _queue: "queue.SimpleQueue[Write]" = queue.SimpleQueue()
 _writer: threading.Thread | None = None
 _writer_lock = threading.Lock()
 _lock_files: dict[str, int] = {}
+TURN_POLL_SECONDS = 0.001
 
 
 def run_write(work: Callable[[], T]) -> T:
@@ -63,6 +65,25 @@ def run_write(work: Callable[[], T]) -> T:
         if future.cancel():
             raise OperationalError("database is locked: no write turn within the busy timeout") from None
         return future.result()
+
+
+def commit_now(works: list[Callable[[], object]]) -> list[Future]:
+    """Run the writes as one group in this thread, now (the write server's loop does); return
+    their futures, done: each write committed and mirrored, or failed. While this process
+    catches up on mirrors that Redis missed, the group's mirrors queue behind them rather than
+    each group waiting out Redis's timeout in turn."""
+    group: list[Write] = [(work, Future()) for work in works]
+    for _work, future in group:
+        future.set_running_or_notify_cancel()
+    if not group:
+        return []
+    try:
+        connection.close_if_unusable_or_obsolete()
+        with _write_turn(wait=settings.SQLITE_BUSY_TIMEOUT_SECONDS) as hand_on_turn:
+            _commit(group, hand_on_turn, behind_backlog=True)
+    except Exception as error:  # noqa: BLE001  each write's caller hears why
+        _fail(group, error)
+    return [future for _work, future in group]
 
 
 def _start_writer() -> None:
@@ -105,23 +126,24 @@ class _RunIsolated(Exception):
     """A write of the group failed before the commit: the group runs again, each write isolated."""
 
 
-def _commit(group: list[Write], hand_on_turn: Callable[[], None]) -> None:
+def _commit(group: list[Write], hand_on_turn: Callable[[], None], *, behind_backlog: bool = False) -> None:
     try:
-        _commit_as(group, hand_on_turn, isolated=False)
+        _commit_as(group, hand_on_turn, isolated=False, behind_backlog=behind_backlog)
     except _RunIsolated:  # nothing of the first run stands, and no caller has been answered
-        _commit_as(group, hand_on_turn, isolated=True)
+        _commit_as(group, hand_on_turn, isolated=True, behind_backlog=behind_backlog)
 
 
-def _commit_as(group: list[Write], hand_on_turn: Callable[[], None], *, isolated: bool) -> None:
+def _commit_as(group: list[Write], hand_on_turn: Callable[[], None], *, isolated: bool, behind_backlog: bool) -> None:
     results: list[tuple[Future, object]] = []
     committed = []
+    mirrors: list = []
 
     def on_commit() -> None:
         committed.append(True)
         hand_on_turn()  # the next writer need not wait for this group's mirrors
 
     try:
-        with mirrors_gathered(), transaction.atomic():
+        with mirrors_gathered() as mirrors, transaction.atomic():
             # Registered first, so it runs first after the commit, before any caller's hook.
             transaction.on_commit(on_commit)
             for work, future in group:
@@ -136,6 +158,10 @@ def _commit_as(group: list[Write], hand_on_turn: Callable[[], None], *, isolated
             _fail(group, error)
             return
         logger.exception("an after-commit hook failed; the group's writes are committed")
+    try:
+        write_mirrors(mirrors, behind_backlog=behind_backlog)
+    except Exception:  # noqa: BLE001  the writes are committed: their callers are answered all the same
+        logger.exception("the mirrors of a committed group failed")
     for future, result in results:
         future.set_result(result)
 
@@ -161,17 +187,35 @@ def _fail(group: list[Write], error: Exception) -> None:
 
 
 @contextmanager
-def _write_turn() -> Iterator[Callable[[], None]]:
-    """This process's turn to write; yields a function that ends the turn early."""
+def _write_turn(*, wait: float | None = None) -> Iterator[Callable[[], None]]:
+    """This process's turn to write, waiting at most `wait` seconds if given (else as long as it
+    takes: run_write's callers time out their own wait); yields a function that ends it early."""
     if connection.vendor != "sqlite" or connection.is_in_memory_db():
         yield lambda: None
         return
     lock = _lock_file(f"{connection.settings_dict['NAME']}.write-lock")
-    fcntl.flock(lock, fcntl.LOCK_EX)  # no timeout: callers time out their own wait (run_write)
+    if wait is None:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    else:
+        _flock_within(lock, wait)
     try:
         yield lambda: fcntl.flock(lock, fcntl.LOCK_UN)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _flock_within(lock: int, seconds: float) -> None:
+    # The write server's turn is rarely contended (a worker writing itself while the server
+    # starts), so a short poll is the exception, not the rule.
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OperationalError("database is locked: no write turn within the busy timeout") from None
+            time.sleep(TURN_POLL_SECONDS)
 
 
 def _lock_file(path: str) -> int:

@@ -40,24 +40,30 @@ def mirror_entry(board: Board, username: str, encoded: int | None, score_id: int
     the mirror waits to go with the others."""
     gathered = getattr(_gathering, "mirrors", None)
     if gathered is None:
-        _write_mirrors([(board, username, encoded, score_id)])
+        write_mirrors([(board, username, encoded, score_id)])
     else:
         gathered.append((board, username, encoded, score_id))
 
 
 @contextmanager
-def mirrors_gathered() -> Iterator[None]:
-    """The mirrors this thread starts within go to Redis together, in one pipeline, on leaving."""
-    _gathering.mirrors = []
+def mirrors_gathered() -> Iterator[list[Mirror]]:
+    """The mirrors this thread starts within are gathered in the list it yields, to go to Redis
+    together, in one pipeline, through write_mirrors()."""
+    _gathering.mirrors = gathered = []
     try:
-        yield
+        yield gathered
     finally:
-        gathered, _gathering.mirrors = _gathering.mirrors, None
-        if gathered:
-            _write_mirrors(gathered)
+        _gathering.mirrors = None
 
 
-def _write_mirrors(mirrors: list[Mirror]) -> None:
+def write_mirrors(mirrors: list[Mirror], *, behind_backlog: bool = False) -> None:
+    """Write the mirrors to Redis in one pipeline; if Redis fails, queue them for the catch-up.
+    behind_backlog: while this process catches up, queue them at once, without trying Redis."""
+    if not mirrors:
+        return
+    if behind_backlog and catch_up_running():
+        _queue([score_id for _board, _name, encoded, score_id in mirrors if encoded is not None])
+        return
     try:
         redis_store.record_submissions([(b.slug, rules_of(b), name, encoded) for b, name, encoded, _id in mirrors])
     except BoardUnavailable as error:

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
@@ -146,7 +147,18 @@ class LiveServer:
             return False
 
     def kill_a_worker(self) -> None:
-        psutil.Process(self.process.pid).children()[0].kill()
+        next(child for child, command in self.children() if "run_write_server" not in command).kill()
+
+    def write_server(self) -> psutil.Process | None:
+        return next((child for child, command in self.children() if "run_write_server" in command), None)
+
+    def children(self) -> list[tuple[psutil.Process, list[str]]]:
+        """The server's live child processes (granian's workers, the write server), with their command lines."""
+        children = []
+        for child in psutil.Process(self.process.pid).children():
+            with suppress(psutil.Error):  # ended meanwhile, or a zombie not yet reaped
+                children.append((child, child.cmdline()))
+        return children
 
     def kill_everything(self) -> None:
         """SIGKILL the master and its workers at once, as a crash or an OOM kill would."""
@@ -208,6 +220,16 @@ class OwnRedis:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
             self.kill()
+
+
+@pytest.fixture
+def hung_redis():
+    """A server that accepts connections and never answers, like a Redis stopped with SIGSTOP."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        with override_settings(REDIS_URL=f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
+            yield
 
 
 @pytest.fixture

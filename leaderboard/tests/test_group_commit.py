@@ -2,14 +2,16 @@
 
 import fcntl
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 
 from leaderboard import selectors, services
 from leaderboard.exceptions import PointsOutOfRange
-from leaderboard.models import BoardEntry, Player, Score
+from leaderboard.models import BoardEntry, PendingMirror, Player, Score
 from leaderboard.services import group_commit
 from leaderboard.services.group_commit import run_write
 
@@ -213,3 +215,49 @@ def test_a_write_turn_held_elsewhere_past_the_busy_timeout_is_refused_as_a_locke
     assert Score.objects.count() == 0
     with ThreadPoolExecutor(max_workers=1) as pool:
         assert pool.submit(submit).result(timeout=10).points == 10
+
+
+@grouped_only
+def test_a_group_committed_at_once_answers_each_write_and_a_failing_one_fails_alone(default_board):
+    Player.objects.create(username="taken")
+
+    written = group_commit.commit_now(
+        [
+            lambda: services.record_score(board=default_board, username="amy", points=5).points,
+            lambda: Player.objects.create(username="taken"),
+        ]
+    )
+
+    assert [outcome(future) for future in written] == [5, IntegrityError]
+    assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "taken"]
+    assert selectors.rank_for(username="amy").points == 5  # mirrored before its future is done
+    assert group_commit.commit_now([]) == []
+
+
+@grouped_only
+def test_a_group_committed_at_once_gives_up_on_a_turn_held_elsewhere_past_the_busy_timeout(settings):
+    settings.SQLITE_BUSY_TIMEOUT_SECONDS = 0.2
+    with open(f"{connection.settings_dict['NAME']}.write-lock", "a") as turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+        try:
+            (written,) = group_commit.commit_now([lambda: Player.objects.create(username="amy")])
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
+
+    with pytest.raises(OperationalError, match="database is locked"):
+        written.result(timeout=10)
+    assert not Player.objects.exists()
+
+
+@grouped_only
+def test_while_the_process_catches_up_a_group_queues_its_mirrors_without_waiting_on_redis(default_board, hung_redis):
+    def record(username):
+        return lambda: services.record_score(board=default_board, username=username, points=1).id
+
+    (first,) = group_commit.commit_now([record("amy")])  # waits out Redis's timeout, then queues
+    started = time.monotonic()
+    (second,) = group_commit.commit_now([record("bob")])
+    waited = time.monotonic() - started
+
+    assert waited < settings.REDIS_SOCKET_TIMEOUT
+    assert sorted(PendingMirror.objects.values_list("score_id", flat=True)) == [first.result(), second.result()]

@@ -1,6 +1,5 @@
 """Redis unreachable or hung: writes are still committed and acknowledged, reads answer 503 fast."""
 
-import socket
 import time
 
 import pytest
@@ -17,16 +16,6 @@ def dead_redis():
     """Point the app at a port where nothing listens."""
     with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
         yield
-
-
-@pytest.fixture
-def hung_redis():
-    """A server that accepts connections and never answers, like a Redis stopped with SIGSTOP."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        with override_settings(REDIS_URL=f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
-            yield
 
 
 def timed(call):
