@@ -41,6 +41,11 @@ class BoardNotBuilt(BoardUnavailable):
         self.board = board
 
 
+class WriteUnconfirmed(LeaderboardError):
+    """The write server went away (or hung) before it answered: the submission may or may not be
+    recorded."""
+
+
 class RebuildInProgress(LeaderboardError):
     def __init__(self, board: str):
         super().__init__(f"A rebuild of board {board!r} is already running.")

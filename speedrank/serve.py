@@ -3,11 +3,20 @@
 
 Granian's HTTP layer is in Rust and keeps connections alive; each worker process runs Django's
 WSGI application on a few threads. speedrank.wsgi starts a worker's catch-up when it loads.
+On SQLite, a write server process (leaderboard/services/write_server.py) writes the workers'
+submissions; this process starts it first, restarts it if it ends, and stops it last.
 """
 
+import logging
 import os
 import shutil
+import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
 
@@ -17,6 +26,10 @@ from granian.log import LogLevels  # noqa: E402
 from granian.server import Server  # noqa: E402
 
 APPLICATION = "speedrank.wsgi:application"
+WRITE_SERVER_START_SECONDS = 10
+WRITE_SERVER_CHECK_SECONDS = 1
+
+logger = logging.getLogger("speedrank.serve")
 
 
 def main(target: str = APPLICATION) -> None:
@@ -26,9 +39,55 @@ def main(target: str = APPLICATION) -> None:
     metrics_dir.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     try:
-        server(target).serve()
+        with write_server():
+            server(target).serve()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@contextmanager
+def write_server() -> Iterator[None]:
+    """A write server for the workers while serving, if the database has one and it is wanted."""
+    import django
+
+    django.setup()
+    from leaderboard.services import write_server as writes
+
+    path = writes.socket_path()
+    if path is None or not settings.WRITE_SERVER:
+        yield
+        return
+    stopping = threading.Event()
+    process = _started(path) if not writes.listening(path) else None
+    keeper = threading.Thread(target=_keep_running, args=(process, path, stopping), name="write-server", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        keeper.join()
+
+
+def _started(path: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "django", "run_write_server"], cwd=settings.BASE_DIR)
+    deadline = time.monotonic() + WRITE_SERVER_START_SECONDS
+    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # until then, workers write themselves
+    return process
+
+
+def _keep_running(process: subprocess.Popen | None, path: Path, stopping: threading.Event) -> None:
+    """Start another write server when ours ends, unless one (another server's) listens there."""
+    from leaderboard.services.write_server import listening
+
+    while not stopping.wait(WRITE_SERVER_CHECK_SECONDS):
+        if (process is None or process.poll() is not None) and not listening(path):
+            if process is not None:
+                logger.warning("write server ended (exit %s); starting another", process.returncode)
+            process = _started(path)
+    if process is not None:
+        process.terminate()
+        process.wait()
 
 
 def server(target: str) -> Server:

@@ -145,6 +145,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Score submissions arriving together are committed together, up to this many per transaction
 # (leaderboard/services/group_commit.py): one lock turn and one sync for all. 1 turns it off.
 GROUP_COMMIT_MAX = env_int("GROUP_COMMIT_MAX", 64, minimum=1, maximum=1000)
+# On SQLite, `python -m speedrank.serve` runs a write server process that writes the workers'
+# submissions (leaderboard/services/write_server.py); off, each worker writes its own.
+WRITE_SERVER = env_bool("WRITE_SERVER", True)
 
 REDIS_URL = redis_url(env_str("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}"))
 REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "speedrank")

@@ -101,6 +101,9 @@ def _unavailable(exc, v1: bool):
     if isinstance(exc, domain.BoardUnavailable):
         logger.warning("leaderboard unavailable: %s", exc, extra={"event": "redis_unavailable"})
         return _retry_later("Leaderboard temporarily unavailable; retry shortly.", v1)
+    if isinstance(exc, domain.WriteUnconfirmed):
+        logger.warning("score not confirmed: %s", exc, extra={"event": "write_unconfirmed"})
+        return _retry_later("Score not confirmed by the database writer; retry shortly.", v1)
     if isinstance(exc, OperationalError) and "locked" in str(exc):
         logger.warning("database busy past the wait budget: %s", exc, extra={"event": "database_busy"})
         return _retry_later("Database busy; retry shortly.", v1)

@@ -4,6 +4,7 @@ A score is a few short statements written as SQL, not built by the ORM: they run
 transaction holds SQLite's one write lock, so their cost is what every other writer waits on.
 """
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -12,11 +13,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import redis_store
-from ..exceptions import PointsOutOfRange, TotalOutOfRange
+from ..exceptions import LeaderboardError, PointsOutOfRange, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
 from ..models import Board, PlaySession
+from . import write_server
 from .games import scoring_game
-from .group_commit import run_write
+from .group_commit import commit_now, run_write
 from .mirror import mirror_entry
 
 
@@ -31,7 +33,27 @@ def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_
     """The seed API's write: record a score on a board by its slug, committed with the others
     that arrive with it (run_write keeps a failing one from taking the others with it)."""
     board = scoring_game(slug=board_slug)
-    return run_write(partial(_record, board, username, points, None))
+    try:
+        written = write_server.send(board.slug, username, points)
+    except write_server.Refused:
+        written = None  # nothing was written: written here, it raises the refusal's own error
+    if written is None:
+        return run_write(partial(_record, board, username, points, None))
+    return RecordedScore(written[0], points, written[1])
+
+
+def write_submissions(submissions: list[tuple[str, str, int]]) -> list[Future]:
+    """The write server's work: workers' (board slug, username, points) submissions as one group;
+    each one's future, done once it is committed and mirrored or has failed."""
+    works, refused = [], {}
+    for index, (board_slug, username, points) in enumerate(submissions):
+        try:
+            works.append(partial(_record, scoring_game(slug=board_slug), username, points, None))
+        except LeaderboardError as error:  # no such board: refused, as in a worker
+            refused[index] = Future()
+            refused[index].set_exception(error)
+    written = iter(commit_now(works))
+    return [refused[index] if index in refused else next(written) for index in range(len(submissions))]
 
 
 def record_score(*, board: Board, username: str, points: int, session: PlaySession | None = None) -> RecordedScore:

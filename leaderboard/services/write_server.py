@@ -1,0 +1,229 @@
+"""The write server: on SQLite, one process of its own writes the seed API's submissions for
+every worker of the server, through the group commit.
+
+Why a process: a worker's group-commit thread holds SQLite's write turn, and between any two of
+its statements the worker's request threads take the GIL, so the turn lasts as long as the reads
+around it, and every other writer waits for it. A process with nothing else to run holds the
+turn for the SQL alone, and one process's groups take all the workers' submissions at once.
+
+A worker sends a submission over a unix socket beside the database and waits for the answer: the
+score once committed and mirrored to Redis. When there is no write server (none started, or one
+being restarted) the worker writes itself, through the same group commit and the same turn, so
+both ways never write at once. `python -m speedrank.serve` starts the write server and restarts
+it if it ends; `manage.py run_write_server` runs one.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from contextlib import suppress
+from datetime import datetime
+from functools import partial
+from multiprocessing.connection import Client, Connection, wait
+from pathlib import Path
+
+import orjson
+from django.conf import settings
+from django.db import OperationalError, close_old_connections, connection
+
+from ..exceptions import LeaderboardError, WriteUnconfirmed
+
+logger = logging.getLogger(__name__)
+
+# A unix socket's path must fit in sockaddr_un (108 bytes on Linux, with its final NUL).
+SOCKET_PATH_MAX = 100
+RECONNECT_SECONDS = 1.0
+MESSAGE_MAX_BYTES = 64 * 1024  # a submission is a slug, a username and a number
+REFUSED, FAILED = "refused", "failed"
+
+Written = tuple[int, datetime]  # the score's id and time
+# (board slug, username, points) submissions -> a future of each one's score (with .id, .achieved_at)
+WriteGroup = Callable[[list[tuple[str, str, int]]], list[Future]]
+
+_client = threading.local()
+
+
+class Refused(Exception):
+    """The write server refused the submission and wrote nothing: the submitter writes it itself
+    and hears why in the error it raises."""
+
+
+def socket_path() -> Path | None:
+    """Where this database's write server listens; None where there is none to have (PostgreSQL,
+    an in-memory database, a path too long for a unix socket)."""
+    if connection.vendor != "sqlite" or connection.is_in_memory_db() or settings.GROUP_COMMIT_MAX <= 1:
+        return None
+    path = Path(f"{connection.settings_dict['NAME']}.writes.sock")
+    return path if len(os.fsencode(path)) <= SOCKET_PATH_MAX else None
+
+
+# The submitting side, in a worker.
+
+
+def send(board_slug: str, username: str, points: int) -> Written | None:
+    """Have the write server record a submission: its score once committed and mirrored, or None
+    if there is no write server to ask. Raises Refused or OperationalError when it wrote nothing,
+    WriteUnconfirmed when it went away (or hung) before answering."""
+    if connection.in_atomic_block:
+        return None  # the write belongs in the caller's transaction
+    peer = _connection()
+    if peer is None:
+        return None
+    try:
+        peer.send_bytes(orjson.dumps([board_slug, username, points]))
+    except OSError:
+        _disconnect()  # nothing was sent: the server went away since the last submission
+        return None
+    try:
+        if not peer.poll(_answer_timeout()):
+            raise WriteUnconfirmed("the write server did not answer in time")
+        answer = orjson.loads(peer.recv_bytes())
+    except (OSError, EOFError) as error:
+        _disconnect()
+        raise WriteUnconfirmed(f"the write server went away before answering ({error!r})") from None
+    except WriteUnconfirmed:
+        _disconnect()  # a late answer must not be read as the next submission's
+        raise
+    if answer[0] == REFUSED:
+        raise Refused(answer[1])
+    if answer[0] == FAILED:
+        raise OperationalError(answer[1])
+    return answer[0], datetime.fromisoformat(answer[1])
+
+
+def _connection() -> Connection | None:
+    peer = getattr(_client, "peer", None)
+    if peer is not None:
+        return peer
+    if time.monotonic() < getattr(_client, "next_attempt", 0.0):
+        return None
+    path = socket_path()
+    try:
+        _client.peer = Client(str(path), family="AF_UNIX") if path else None
+    except OSError:  # none listening (yet): the worker writes itself and asks again later
+        _client.peer = None
+    if _client.peer is None:
+        _client.next_attempt = time.monotonic() + RECONNECT_SECONDS
+    return _client.peer
+
+
+def disconnect() -> None:
+    """Drop this thread's connection to the write server; the next submission connects afresh."""
+    _disconnect()
+    _client.next_attempt = 0.0
+
+
+def _disconnect() -> None:
+    peer, _client.peer = getattr(_client, "peer", None), None
+    if peer is not None:
+        peer.close()
+
+
+def _answer_timeout() -> float:
+    # The server fails a group that gets no write turn within the busy timeout, and a group that
+    # has its turn is done in moments: this bounds only a server that hangs.
+    return 2 * settings.SQLITE_BUSY_TIMEOUT_SECONDS + 10
+
+
+# The write server's side.
+
+
+def serve(write_group: WriteGroup, path: Path) -> None:
+    """Answer workers' submissions on `path` for as long as the process that started this lives:
+    every submission that has arrived while the last group was written is the next group."""
+    listener = _listen(path)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="write-server-parent", daemon=True).start()
+    logger.info("write server listening on %s", path, extra={"event": "write_server_started"})
+    peers: list[Connection] = []
+    while True:
+        group = []
+        for ready in wait([listener, *peers]):
+            if ready is listener:
+                peers.append(Connection(listener.accept()[0].detach()))
+                continue
+            # A worker thread waits for its answer before it sends again: one message each.
+            submission = _received(ready)
+            if submission is None:
+                peers.remove(ready)
+                ready.close()
+            else:
+                group.append((ready, submission))
+        for start in range(0, len(group), settings.GROUP_COMMIT_MAX):
+            _answer_group(group[start : start + settings.GROUP_COMMIT_MAX], write_group)
+
+
+def _received(peer: Connection) -> tuple[str, str, int] | None:
+    """The peer's submission; None if it hung up or sent something else."""
+    try:
+        board_slug, username, points = orjson.loads(peer.recv_bytes(MESSAGE_MAX_BYTES))
+    except (EOFError, OSError, ValueError, TypeError):
+        return None
+    if isinstance(board_slug, str) and isinstance(username, str) and type(points) is int:
+        return board_slug, username, points
+    return None
+
+
+def listening(path: Path) -> bool:
+    """Whether a write server listens on path."""
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _listen(path: Path) -> socket.socket:
+    """Listen on path, in place of a socket left by a write server that ended; refuse if one listens."""
+    if listening(path):
+        raise SystemExit(f"a write server already listens on {path}")
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX)
+    umask = os.umask(0o177)  # only the server's own user may write scores through it
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(umask)
+    listener.listen(128)
+    return listener
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    logger.info("write server's parent ended; stopping", extra={"event": "write_server_stopped"})
+    os._exit(0)
+
+
+def _answer_group(group: list[tuple[Connection, tuple[str, str, int]]], write_group: WriteGroup) -> None:
+    close_old_connections()
+    try:
+        written = write_group([submission for _peer, submission in group])
+    except Exception as error:  # noqa: BLE001  nothing written; every worker answers 503
+        written = [_failed(error) for _ in group]
+    for (peer, _submission), future in zip(group, written, strict=True):
+        future.add_done_callback(partial(_answer, peer))
+
+
+def _failed(error: Exception) -> Future:
+    future: Future = Future()
+    future.set_exception(error)
+    return future
+
+
+def _answer(peer: Connection, written: Future) -> None:
+    """Tell the worker how its submission went (from whichever thread finished it)."""
+    error = written.exception()
+    if isinstance(error, LeaderboardError):
+        answer = [REFUSED, str(error)]
+    elif error is not None:
+        logger.warning("write server could not write a submission: %s", error)
+        answer = [FAILED, str(error)]
+    else:
+        answer = [written.result().id, written.result().achieved_at.isoformat()]
+    with suppress(OSError):  # the worker went away; its connection is dropped when read next
+        peer.send_bytes(orjson.dumps(answer))

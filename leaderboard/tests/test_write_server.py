@@ -1,0 +1,182 @@
+"""The write server: a process of its own writes the workers' seed submissions on SQLite."""
+
+import os
+import signal
+import subprocess
+import sys
+from multiprocessing.connection import Client
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from leaderboard import selectors, services
+from leaderboard.exceptions import PointsOutOfRange
+from leaderboard.models import Player, Score
+from leaderboard.services import write_server
+
+from .conftest import child_database_url, wait_until
+from .test_live_server import post_score
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "sqlite", reason="the write server is for SQLite"),
+]
+
+
+class WriteServer:
+    """`manage.py run_write_server` on the test database and test Redis."""
+
+    def __init__(self, redis_url: str, log_path):
+        self.path = write_server.socket_path()
+        self.log_path = log_path
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "speedrank.settings",
+            "DATABASE_URL": child_database_url(),
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+            "SECRET_KEY": settings.SECRET_KEY,
+        }
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "django", "run_write_server"],
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(self._listens, timeout=20)
+
+    def _listens(self) -> bool:
+        assert self.process.poll() is None, self.log_path.read_text()
+        try:
+            Client(str(self.path), family="AF_UNIX").close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def writer(default_board, redis_url, tmp_path):
+    write_server.disconnect()
+    server = WriteServer(redis_url, tmp_path / "write-server.log")
+    yield server
+    server.stop()
+    write_server.disconnect()
+
+
+def test_a_submission_sent_to_the_write_server_is_committed_and_mirrored_before_it_answers(writer):
+    score_id, achieved_at = write_server.send("default", "amy", 40)
+
+    score = Score.objects.get(id=score_id)
+    assert (score.player.username, score.points, score.achieved_at) == ("amy", 40, achieved_at)
+    assert (selectors.rank_for(username="amy").rank, selectors.rank_for(username="amy").points) == (1, 40)
+
+
+def test_the_seed_write_goes_to_the_write_server_and_is_ranked_at_once(writer):
+    services.submit_score(username="amy", points=10)
+    services.submit_score(username="bob", points=20)
+    services.submit_score(username="amy", points=30)
+    log = writer.stop()
+
+    assert [(p.username, p.points) for p in selectors.top_players()] == [("amy", 30), ("bob", 20)]
+    assert Score.objects.count() == 3
+    assert "write server listening" in log and "Traceback" not in log
+
+
+def test_a_submission_the_write_server_refuses_is_written_nowhere_and_refused_here_with_its_own_error(writer):
+    with pytest.raises(write_server.Refused, match="between 0 and"):
+        write_server.send("default", "amy", -1)
+    with pytest.raises(PointsOutOfRange):
+        services.submit_score(username="amy", points=-1)
+
+    assert (Player.objects.count(), Score.objects.count()) == (0, 0)
+
+
+def test_a_submission_for_a_board_the_write_server_does_not_know_is_refused(writer):
+    with pytest.raises(write_server.Refused, match="No board named 'nope'"):
+        write_server.send("nope", "amy", 1)
+
+
+def test_without_a_write_server_the_submitter_writes_itself(default_board):
+    write_server.disconnect()
+
+    assert write_server.send("default", "amy", 1) is None
+    services.submit_score(username="amy", points=5)
+
+    assert selectors.rank_for(username="amy").points == 5
+
+
+def test_when_the_write_server_has_ended_the_next_submission_is_written_here(writer):
+    assert write_server.send("default", "amy", 1) is not None
+    writer.process.kill()
+    writer.process.wait(timeout=10)
+
+    services.submit_score(username="amy", points=7)
+
+    assert selectors.rank_for(username="amy").points == 7
+    assert sorted(Score.objects.values_list("points", flat=True)) == [1, 7]
+
+
+def test_a_write_server_that_does_not_answer_in_time_leaves_the_submission_unconfirmed(writer, api, monkeypatch):
+    monkeypatch.setattr(write_server, "_answer_timeout", lambda: 0.5)
+    assert write_server.send("default", "warmup", 1) is not None
+    writer.process.send_signal(signal.SIGSTOP)
+    try:
+        response = api.post("/api/score/", {"username": "amy", "points": 9}, format="json")
+    finally:
+        writer.process.send_signal(signal.SIGCONT)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Score not confirmed by the database writer; retry shortly."}
+    assert response["Retry-After"] == str(settings.RETRY_AFTER_SECONDS)
+    # Unconfirmed, not refused: the server still writes what it received.
+    wait_until(lambda: Score.objects.filter(player__username="amy").exists(), timeout=10)
+
+
+def test_a_peer_that_sends_something_else_is_dropped_and_the_others_are_still_answered(writer):
+    stranger = Client(str(writer.path), family="AF_UNIX")
+    stranger.send_bytes(b'["default", "amy"]')
+
+    with pytest.raises(EOFError):
+        stranger.recv_bytes()
+    assert write_server.send("default", "amy", 3) is not None
+
+
+def test_a_second_write_server_on_one_database_refuses_to_start(writer, tmp_path):
+    second = subprocess.run(
+        [sys.executable, "-m", "django", "run_write_server"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "speedrank.settings", "DATABASE_URL": child_database_url()},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert second.returncode != 0
+    assert "a write server already listens on" in second.stderr
+    assert write_server.send("default", "amy", 3) is not None
+
+
+@pytest.mark.server
+def test_the_server_runs_a_write_server_and_starts_another_when_it_ends(running_server):
+    first = running_server.write_server()
+    assert first is not None
+    assert post_score(running_server.url, "amy", 10) == 201
+
+    first.kill()
+    assert post_score(running_server.url, "bob", 20) == 201  # written by the worker meanwhile
+    wait_until(lambda: (running_server.write_server() or first).pid != first.pid, timeout=10)
+    wait_until(lambda: write_server.socket_path().exists(), timeout=10)
+    assert post_score(running_server.url, "amy", 30) == 201
+    log = running_server.stop()
+
+    assert [(p.username, p.points) for p in selectors.top_players()] == [("amy", 30), ("bob", 20)]
+    assert "write server ended" in log
