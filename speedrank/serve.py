@@ -10,6 +10,7 @@ submissions; this process starts it first, restarts it if it ends, and stops it 
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -28,13 +29,15 @@ from granian.server import Server  # noqa: E402
 APPLICATION = "speedrank.wsgi:application"
 WRITE_SERVER_START_SECONDS = 10
 WRITE_SERVER_CHECK_SECONDS = 1
+WRITE_SERVER_CHECK_MAX_SECONDS = 60
+WRITE_SERVER_STOP_SECONDS = 10
 
 logger = logging.getLogger("speedrank.serve")
 
 
 def main(target: str = APPLICATION) -> None:
     # Workers share their metrics through files in a directory of this process's own. It must be
-    # set before prometheus_client is first imported, which happens in each worker.
+    # set before prometheus_client is first imported: in each worker, and here by django.setup().
     metrics_dir = settings.VAR_DIR / "prometheus" / str(os.getpid())
     metrics_dir.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
@@ -69,24 +72,47 @@ def write_server() -> Iterator[None]:
 
 
 def _started(path: Path) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "django", "run_write_server"], cwd=settings.BASE_DIR)
+    from leaderboard.services.write_server import listening
+
+    # A session of its own: a Ctrl-C meant for the server reaches it through this process, last.
+    command = [sys.executable, "-m", "django", "run_write_server", "--parent", str(os.getpid())]
+    process = subprocess.Popen(command, start_new_session=True)
     deadline = time.monotonic() + WRITE_SERVER_START_SECONDS
-    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+    while not listening(path) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # until then, workers write themselves
     return process
 
 
 def _keep_running(process: subprocess.Popen | None, path: Path, stopping: threading.Event) -> None:
-    """Start another write server when ours ends, unless one (another server's) listens there."""
-    from leaderboard.services.write_server import listening
+    """Replace our write server when it ends or stops answering, unless another server's listens
+    there; one that keeps ending at once is started again less and less often."""
+    from leaderboard.services.write_server import answer_timeout, answers_ping, listening
 
-    while not stopping.wait(WRITE_SERVER_CHECK_SECONDS):
-        if (process is None or process.poll() is not None) and not listening(path):
-            if process is not None:
-                logger.warning("write server ended (exit %s); starting another", process.returncode)
-            process = _started(path)
+    pause = WRITE_SERVER_CHECK_SECONDS
+    while not stopping.wait(pause):
+        if process is not None and process.poll() is None:
+            if answers_ping(path, answer_timeout()) or stopping.is_set():
+                pause = WRITE_SERVER_CHECK_SECONDS
+                continue
+            logger.warning("write server did not answer within %.0f s; replacing it", answer_timeout())
+            _stop(process, signal.SIGKILL)
+        elif listening(path):
+            continue
+        elif process is not None:
+            logger.warning("write server ended (exit %s); starting another", process.returncode)
+            pause = min(2 * pause, WRITE_SERVER_CHECK_MAX_SECONDS)
+        process = _started(path)
     if process is not None:
-        process.terminate()
+        _stop(process, signal.SIGTERM)
+
+
+def _stop(process: subprocess.Popen, signal_number: int) -> None:
+    """Stop the write server: SIGTERM lets it finish the group in hand."""
+    process.send_signal(signal_number)
+    try:
+        process.wait(timeout=WRITE_SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
         process.wait()
 
 

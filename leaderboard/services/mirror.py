@@ -31,6 +31,7 @@ _catch_up_lock = threading.Lock()
 _catch_up_running = False
 _catch_up_wanted = False
 _replay_recent_wanted = False
+_redis_failing = False  # since a mirror failed, until a catch-up round drains the backlog
 REPLAY_LOCK_SECONDS = 10
 
 
@@ -58,10 +59,12 @@ def mirrors_gathered() -> Iterator[list[Mirror]]:
 
 def write_mirrors(mirrors: list[Mirror], *, behind_backlog: bool = False) -> None:
     """Write the mirrors to Redis in one pipeline; if Redis fails, queue them for the catch-up.
-    behind_backlog: while this process catches up, queue them at once, without trying Redis."""
+    behind_backlog: once Redis has failed, queue them at once, without waiting on Redis, until
+    the catch-up has drained the backlog into it again."""
+    global _redis_failing
     if not mirrors:
         return
-    if behind_backlog and catch_up_running():
+    if behind_backlog and _redis_failing:
         _queue([score_id for _board, _name, encoded, score_id in mirrors if encoded is not None])
         return
     try:
@@ -73,6 +76,7 @@ def write_mirrors(mirrors: list[Mirror], *, behind_backlog: bool = False) -> Non
             extra={"event": "redis_unavailable", "score_ids": score_ids},
         )  # fmt: skip
         if score_ids:
+            _redis_failing = True  # the catch-up _queue starts clears it
             _queue(score_ids)
 
 
@@ -200,8 +204,10 @@ def _drain_round_finished() -> bool:
     global _catch_up_wanted
     with _catch_up_lock:
         _catch_up_wanted = False
+    global _redis_failing
     if not _try_drain():
         return False
+    _redis_failing = False  # Redis took the backlog: new mirrors try it again
     with _catch_up_lock:
         return not _catch_up_wanted
 

@@ -33,6 +33,8 @@ def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_
     """The seed API's write: record a score on a board by its slug, committed with the others
     that arrive with it (run_write keeps a failing one from taking the others with it)."""
     board = scoring_game(slug=board_slug)
+    if not board.rules.accepts(points):
+        raise PointsOutOfRange(points, board.min_points, board.max_points)
     try:
         written = write_server.send(board.slug, username, points)
     except write_server.Refused:

@@ -15,6 +15,7 @@ it if it ends; `manage.py run_write_server` runs one.
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ from concurrent.futures import Future
 from contextlib import suppress
 from datetime import datetime
 from functools import partial
-from multiprocessing.connection import Client, Connection, wait
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 import orjson
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 # A unix socket's path must fit in sockaddr_un (108 bytes on Linux, with its final NUL).
 SOCKET_PATH_MAX = 100
 RECONNECT_SECONDS = 1.0
+CONNECT_TIMEOUT_SECONDS = 1.0
+STOP_CHECK_SECONDS = 0.5
+PING = b"ping"
 MESSAGE_MAX_BYTES = 64 * 1024  # a submission is a slug, a username and a number
 REFUSED, FAILED = "refused", "failed"
 
@@ -79,15 +83,15 @@ def send(board_slug: str, username: str, points: int) -> Written | None:
         _disconnect()  # nothing was sent: the server went away since the last submission
         return None
     try:
-        if not peer.poll(_answer_timeout()):
+        if not peer.poll(answer_timeout()):
+            # A late answer must not be read as the next submission's; and until a hung server is
+            # replaced, this thread writes itself rather than wait on it again.
+            _disconnect(retry_in=answer_timeout())
             raise WriteUnconfirmed("the write server did not answer in time")
         answer = orjson.loads(peer.recv_bytes())
     except (OSError, EOFError) as error:
         _disconnect()
         raise WriteUnconfirmed(f"the write server went away before answering ({error!r})") from None
-    except WriteUnconfirmed:
-        _disconnect()  # a late answer must not be read as the next submission's
-        raise
     if answer[0] == REFUSED:
         raise Refused(answer[1])
     if answer[0] == FAILED:
@@ -103,63 +107,94 @@ def _connection() -> Connection | None:
         return None
     path = socket_path()
     try:
-        _client.peer = Client(str(path), family="AF_UNIX") if path else None
-    except OSError:  # none listening (yet): the worker writes itself and asks again later
+        _client.peer = _connect(path) if path else None
+    except OSError:  # none listening (yet), or not accepting: the worker writes itself meanwhile
         _client.peer = None
     if _client.peer is None:
         _client.next_attempt = time.monotonic() + RECONNECT_SECONDS
     return _client.peer
 
 
+def _connect(path: Path) -> Connection:
+    # A server that has stopped accepting fills its listen queue, and then a blocking connect
+    # would wait for ever.
+    with socket.socket(socket.AF_UNIX) as unix:
+        unix.settimeout(CONNECT_TIMEOUT_SECONDS)
+        unix.connect(str(path))
+        unix.settimeout(None)
+        return Connection(unix.detach())
+
+
+def answers_ping(path: Path, timeout: float) -> bool:
+    """Whether a write server listens on path and answers within timeout (between its groups)."""
+    try:
+        with _connect(path) as peer:
+            peer.send_bytes(PING)
+            return peer.poll(timeout) and peer.recv_bytes() == PING
+    except (OSError, EOFError):
+        return False
+
+
 def disconnect() -> None:
     """Drop this thread's connection to the write server; the next submission connects afresh."""
     _disconnect()
-    _client.next_attempt = 0.0
 
 
-def _disconnect() -> None:
+def _disconnect(*, retry_in: float = 0.0) -> None:
     peer, _client.peer = getattr(_client, "peer", None), None
+    _client.next_attempt = time.monotonic() + retry_in
     if peer is not None:
         peer.close()
 
 
-def _answer_timeout() -> float:
-    # The server fails a group that gets no write turn within the busy timeout, and a group that
-    # has its turn is done in moments: this bounds only a server that hangs.
-    return 2 * settings.SQLITE_BUSY_TIMEOUT_SECONDS + 10
+def answer_timeout() -> float:
+    """How long a submission may wait for the write server before it counts as hung: the group
+    before it and its own, each waiting out the turn, SQLite's busy timeout and Redis's timeouts."""
+    redis_seconds = settings.REDIS_CONNECT_TIMEOUT + settings.REDIS_SOCKET_TIMEOUT
+    return 2 * (2 * settings.SQLITE_BUSY_TIMEOUT_SECONDS + redis_seconds) + 1
 
 
 # The write server's side.
 
 
-def serve(write_group: WriteGroup, path: Path) -> None:
-    """Answer workers' submissions on `path` for as long as the process that started this lives:
+def serve(write_group: WriteGroup, path: Path, *, parent: int) -> None:
+    """Answer workers' submissions on `path` until SIGTERM or until the process `parent` ends:
     every submission that has arrived while the last group was written is the next group."""
     listener = _listen(path)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="write-server-parent", daemon=True).start()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: stopping.set())  # after the group in hand
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="write-server-parent", daemon=True).start()
     logger.info("write server listening on %s", path, extra={"event": "write_server_started"})
     peers: list[Connection] = []
-    while True:
+    while not stopping.is_set():
         group = []
-        for ready in wait([listener, *peers]):
+        for ready in wait([listener, *peers], timeout=STOP_CHECK_SECONDS):
             if ready is listener:
                 peers.append(Connection(listener.accept()[0].detach()))
                 continue
             # A worker thread waits for its answer before it sends again: one message each.
-            submission = _received(ready)
-            if submission is None:
+            message = _received(ready)
+            if message == PING:
+                ready.send_bytes(PING)
+            elif message is None:
                 peers.remove(ready)
                 ready.close()
             else:
-                group.append((ready, submission))
+                group.append((ready, message))
         for start in range(0, len(group), settings.GROUP_COMMIT_MAX):
             _answer_group(group[start : start + settings.GROUP_COMMIT_MAX], write_group)
+    listener.close()
+    path.unlink(missing_ok=True)
+    logger.info("write server stopped", extra={"event": "write_server_stopped"})
 
 
-def _received(peer: Connection) -> tuple[str, str, int] | None:
-    """The peer's submission; None if it hung up or sent something else."""
+def _received(peer: Connection) -> tuple[str, str, int] | bytes | None:
+    """The peer's submission, or PING; None if it hung up or sent something else."""
     try:
-        board_slug, username, points = orjson.loads(peer.recv_bytes(MESSAGE_MAX_BYTES))
+        message = peer.recv_bytes(MESSAGE_MAX_BYTES)
+        if message == PING:
+            return PING
+        board_slug, username, points = orjson.loads(message)
     except (EOFError, OSError, ValueError, TypeError):
         return None
     if isinstance(board_slug, str) and isinstance(username, str) and type(points) is int:
@@ -193,10 +228,21 @@ def _listen(path: Path) -> socket.socket:
 
 
 def _exit_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
+    ours = os.getppid() == parent  # then watching getppid() also catches a parent left unreaped
+    while os.getppid() == parent if ours else _exists(parent):
         time.sleep(1)
     logger.info("write server's parent ended; stopping", extra={"event": "write_server_stopped"})
     os._exit(0)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process
+    return True
 
 
 def _answer_group(group: list[tuple[Connection, tuple[str, str, int]]], write_group: WriteGroup) -> None:

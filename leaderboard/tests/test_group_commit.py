@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 
 from leaderboard import selectors, services
-from leaderboard.exceptions import PointsOutOfRange
+from leaderboard.exceptions import TotalOutOfRange
 from leaderboard.models import BoardEntry, PendingMirror, Player, Score
 from leaderboard.services import group_commit
 from leaderboard.services.group_commit import run_write
@@ -111,18 +111,26 @@ def test_writes_queued_together_commit_in_one_transaction():
 
 
 @grouped_only
-def test_a_refused_submission_raises_in_its_caller_and_the_rest_of_its_group_commits(default_board):
+def test_a_refused_submission_raises_in_its_caller_and_the_rest_of_its_group_commits():
+    # A running total is checked against the range only in the write, in the group.
+    services.create_game(
+        slug="totals", name="Totals", order="desc", operator="increment",
+        min_score=0, max_score=50, max_points_per_second=None, max_session_seconds=60,
+    )  # fmt: skip
+    services.submit_score(username="bob", points=40, board_slug="totals")
+
     def submit(username, points):
-        return lambda: services.submit_score(username=username, points=points).points
+        return lambda: services.submit_score(username=username, points=points, board_slug="totals").points
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = one_group(pool, [submit("amy", 10), submit("bob", -1), submit("cat", 30)])
+        futures = one_group(pool, [submit("amy", 10), submit("bob", 20), submit("cat", 30)])
         outcomes = [outcome(future) for future in futures]
 
-    assert outcomes == [10, PointsOutOfRange, 30]
-    assert sorted(Score.objects.values_list("player__username", "points")) == [("amy", 10), ("cat", 30)]
-    assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "cat"]
-    assert [(p.username, p.points) for p in selectors.top_players()] == [("cat", 30), ("amy", 10)]
+    assert outcomes == [10, TotalOutOfRange, 30]
+    assert sorted(Score.objects.values_list("player__username", "points")) == [("amy", 10), ("bob", 40), ("cat", 30)]
+    assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "bob", "cat"]
+    top = selectors.top_players(board="totals")
+    assert [(p.username, p.points) for p in top] == [("bob", 40), ("cat", 30), ("amy", 10)]
 
 
 @grouped_only

@@ -12,10 +12,10 @@ from django.db import connection
 
 from leaderboard import selectors, services
 from leaderboard.exceptions import PointsOutOfRange
-from leaderboard.models import Player, Score
-from leaderboard.services import write_server
+from leaderboard.models import BoardEntry, Player, Score
+from leaderboard.services import scores, write_server
 
-from .conftest import child_database_url, wait_until
+from .conftest import LiveServer, child_database_url, wait_until
 from .test_live_server import post_score
 
 pytestmark = [
@@ -27,7 +27,7 @@ pytestmark = [
 class WriteServer:
     """`manage.py run_write_server` on the test database and test Redis."""
 
-    def __init__(self, redis_url: str, log_path):
+    def __init__(self, redis_url: str, log_path, *arguments: str):
         self.path = write_server.socket_path()
         self.log_path = log_path
         env = {
@@ -40,7 +40,7 @@ class WriteServer:
         }
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "django", "run_write_server"],
+                [sys.executable, "-m", "django", "run_write_server", *arguments],
                 cwd=settings.BASE_DIR,
                 env=env,
                 stdout=log,
@@ -80,7 +80,8 @@ def test_a_submission_sent_to_the_write_server_is_committed_and_mirrored_before_
     assert (selectors.rank_for(username="amy").rank, selectors.rank_for(username="amy").points) == (1, 40)
 
 
-def test_the_seed_write_goes_to_the_write_server_and_is_ranked_at_once(writer):
+def test_the_seed_write_goes_to_the_write_server_and_is_ranked_at_once(writer, monkeypatch):
+    monkeypatch.setattr(scores, "run_write", lambda work: pytest.fail("written in this process"))
     services.submit_score(username="amy", points=10)
     services.submit_score(username="bob", points=20)
     services.submit_score(username="amy", points=30)
@@ -125,12 +126,16 @@ def test_when_the_write_server_has_ended_the_next_submission_is_written_here(wri
     assert sorted(Score.objects.values_list("points", flat=True)) == [1, 7]
 
 
-def test_a_write_server_that_does_not_answer_in_time_leaves_the_submission_unconfirmed(writer, api, monkeypatch):
-    monkeypatch.setattr(write_server, "_answer_timeout", lambda: 0.5)
+def test_a_write_server_that_does_not_answer_in_time_leaves_the_submission_unconfirmed(writer, api, settings):
+    settings.SQLITE_BUSY_TIMEOUT_SECONDS = 0.1  # the answer timeout follows the timeouts it covers
     assert write_server.send("default", "warmup", 1) is not None
     writer.process.send_signal(signal.SIGSTOP)
     try:
         response = api.post("/api/score/", {"username": "amy", "points": 9}, format="json")
+        # Until the hung server is replaced, the submitter writes itself instead of waiting again.
+        services.submit_score(username="bob", points=4)
+        assert selectors.rank_for(username="bob").points == 4
+        assert not Score.objects.filter(player__username="amy").exists()
     finally:
         writer.process.send_signal(signal.SIGCONT)
 
@@ -172,11 +177,76 @@ def test_the_server_runs_a_write_server_and_starts_another_when_it_ends(running_
     assert post_score(running_server.url, "amy", 10) == 201
 
     first.kill()
+    first.wait(timeout=10)
     assert post_score(running_server.url, "bob", 20) == 201  # written by the worker meanwhile
     wait_until(lambda: (running_server.write_server() or first).pid != first.pid, timeout=10)
-    wait_until(lambda: write_server.socket_path().exists(), timeout=10)
+    wait_until(lambda: write_server.answers_ping(write_server.socket_path(), 1), timeout=10)
     assert post_score(running_server.url, "amy", 30) == 201
     log = running_server.stop()
 
     assert [(p.username, p.points) for p in selectors.top_players()] == [("amy", 30), ("bob", 20)]
     assert "write server ended" in log
+
+
+def test_the_write_server_answers_a_ping_between_groups(writer):
+    assert write_server.answers_ping(writer.path, timeout=5)
+    writer.process.send_signal(signal.SIGSTOP)
+    try:
+        assert not write_server.answers_ping(writer.path, timeout=0.5)
+    finally:
+        writer.process.send_signal(signal.SIGCONT)
+
+
+def test_the_write_server_stops_when_its_parent_ends(default_board, redis_url, tmp_path):
+    parent = subprocess.Popen(["sleep", "60"])
+    server = WriteServer(redis_url, tmp_path / "write-server.log", "--parent", str(parent.pid))
+    try:
+        parent.kill()
+        parent.wait()
+        server.process.wait(timeout=10)
+    finally:
+        log = server.stop()
+
+    assert "write server's parent ended" in log
+
+
+def test_a_write_server_that_starts_replays_recent_entries_a_predecessor_never_mirrored(
+    default_board, redis_url, tmp_path
+):
+    player = Player.objects.create(username="unmirrored")
+    score = Score.objects.create(board=default_board, player=player, points=55)
+    BoardEntry.objects.create(board=default_board, player=player, value=55, reached_seq=score.id)  # no mirror, no queue
+
+    server = WriteServer(redis_url, tmp_path / "write-server.log")
+    try:
+        wait_until(lambda: selectors.top_players() != [], timeout=10)
+    finally:
+        server.stop()
+
+    assert [(p.username, p.points) for p in selectors.top_players()] == [("unmirrored", 55)]
+
+
+def test_a_write_server_stopped_with_sigterm_finishes_and_removes_its_socket(writer):
+    assert write_server.send("default", "amy", 2) is not None
+    writer.process.terminate()
+
+    assert writer.process.wait(timeout=10) == 0
+    assert not writer.path.exists()
+    assert Score.objects.count() == 1
+
+
+@pytest.mark.server
+def test_the_server_replaces_a_write_server_that_stops_answering(default_board, redis_url, tmp_path):
+    # A short busy timeout makes the hang threshold (write_server.answer_timeout) a few seconds.
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=1, SQLITE_BUSY_TIMEOUT="0.1")
+    try:
+        hung = server.write_server()
+        hung.suspend()
+        wait_until(lambda: (server.write_server() or hung).pid != hung.pid, timeout=30)
+        wait_until(lambda: write_server.answers_ping(write_server.socket_path(), 1), timeout=10)
+        assert post_score(server.url, "amy", 5) == 201
+    finally:
+        log = server.stop()
+
+    assert "did not answer" in log
+    assert selectors.rank_for(username="amy").points == 5
