@@ -100,7 +100,8 @@ loadtest: install
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(VENV)/bin/locust -f benchmarks/locustfile.py --headless \
 	  --host $${LOADTEST_HOST:-http://127.0.0.1:8000} --users $${LOADTEST_USERS:-500} \
-	  --spawn-rate $${LOADTEST_SPAWN_RATE:-100} --run-time $${LOADTEST_TIME:-60s} --only-summary
+	  --spawn-rate $${LOADTEST_SPAWN_RATE:-100} --run-time $${LOADTEST_TIME:-60s} --only-summary \
+	  $$([ -n "$${LOADTEST_STATS_FROM_START:-}" ] || echo --reset-stats)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
