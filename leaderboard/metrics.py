@@ -1,4 +1,5 @@
-"""Prometheus metrics: request counts and latency by endpoint, Redis errors, and at scrape time
+"""Prometheus metrics: request counts and latency by endpoint, Redis errors, who wrote the seed
+submissions (the write server, or a worker while there is none), and at scrape time
 the catch-up backlog and the board sizes. Shared across the server's workers through
 PROMETHEUS_MULTIPROC_DIR when it is set (speedrank/serve.py sets it)."""
 
@@ -18,6 +19,11 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )  # fmt: skip
 REDIS_ERRORS = Counter("speedrank_redis_errors_total", "Redis calls that failed or timed out")
+SCORE_WRITES = Counter(
+    "speedrank_score_writes_total",
+    "Seed submissions written, by who wrote them: the write server or a worker",
+    ["writer"],
+)
 
 
 class _StateCollector:
@@ -46,7 +52,7 @@ def exposition() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        for metric in (REQUESTS, LATENCY, REDIS_ERRORS):
+        for metric in (REQUESTS, LATENCY, REDIS_ERRORS, SCORE_WRITES):
             registry.register(metric)
     registry.register(_StateCollector())
     return generate_latest(registry)

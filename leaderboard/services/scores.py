@@ -15,6 +15,7 @@ from django.utils import timezone
 from .. import redis_store
 from ..exceptions import LeaderboardError, PointsOutOfRange, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
+from ..metrics import SCORE_WRITES
 from ..models import Board, PlaySession
 from . import write_server
 from .games import scoring_game
@@ -40,7 +41,10 @@ def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_
     except write_server.Refused:
         written = None  # nothing was written: written here, it raises the refusal's own error
     if written is None:
-        return run_write(partial(_record, board, username, points, None))
+        score = run_write(partial(_record, board, username, points, None))
+        SCORE_WRITES.labels("worker").inc()
+        return score
+    SCORE_WRITES.labels("write_server").inc()
     return RecordedScore(written[0], points, written[1])
 
 

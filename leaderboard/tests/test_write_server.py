@@ -9,6 +9,7 @@ from multiprocessing.connection import Client
 import pytest
 from django.conf import settings
 from django.db import connection
+from prometheus_client import REGISTRY
 
 from leaderboard import selectors, services
 from leaderboard.exceptions import PointsOutOfRange
@@ -80,12 +81,19 @@ def test_a_submission_sent_to_the_write_server_is_committed_and_mirrored_before_
     assert (selectors.rank_for(username="amy").rank, selectors.rank_for(username="amy").points) == (1, 40)
 
 
+def written_by(writer: str) -> float:
+    return REGISTRY.get_sample_value("speedrank_score_writes_total", {"writer": writer}) or 0.0
+
+
 def test_the_seed_write_goes_to_the_write_server_and_is_ranked_at_once(writer, monkeypatch):
     monkeypatch.setattr(scores, "run_write", lambda work: pytest.fail("written in this process"))
+    before = written_by("write_server")
     services.submit_score(username="amy", points=10)
     services.submit_score(username="bob", points=20)
     services.submit_score(username="amy", points=30)
     log = writer.stop()
+
+    assert written_by("write_server") == before + 3
 
     assert [(p.username, p.points) for p in selectors.top_players()] == [("amy", 30), ("bob", 20)]
     assert Score.objects.count() == 3
@@ -110,7 +118,10 @@ def test_without_a_write_server_the_submitter_writes_itself(default_board):
     write_server.disconnect()
 
     assert write_server.send("default", "amy", 1) is None
+    before = written_by("worker")
     services.submit_score(username="amy", points=5)
+
+    assert written_by("worker") == before + 1
 
     assert selectors.rank_for(username="amy").points == 5
 
