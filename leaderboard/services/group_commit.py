@@ -67,23 +67,23 @@ def run_write(work: Callable[[], T]) -> T:
         return future.result()
 
 
-def commit_now(works: list[Callable[[], object]]) -> list[Future]:
-    """Run the writes as one group in this thread, now (the write server's loop does); return
-    their futures, done: each write committed and mirrored, or failed. While this process
-    catches up on mirrors that Redis missed, the group's mirrors queue behind them rather than
-    each group waiting out Redis's timeout in turn."""
+def commit_now(works: list[Callable[[], T]]) -> list[T | Exception]:
+    """Run the writes as one group in this thread, now (the write server's loop does): each one's
+    result once committed and mirrored, or the error that kept it from being committed. Once a
+    mirror has failed, the group's mirrors queue for the catch-up rather than each group waiting
+    out Redis's timeout in turn."""
+    if not works:
+        return []
     group: list[Write] = [(work, Future()) for work in works]
     for _work, future in group:
         future.set_running_or_notify_cancel()
-    if not group:
-        return []
     try:
         connection.close_if_unusable_or_obsolete()
         with _write_turn(wait=settings.SQLITE_BUSY_TIMEOUT_SECONDS) as hand_on_turn:
             _commit(group, hand_on_turn, behind_backlog=True)
     except Exception as error:  # noqa: BLE001  each write's caller hears why
         _fail(group, error)
-    return [future for _work, future in group]
+    return [future.exception() or future.result() for _work, future in group]
 
 
 def _start_writer() -> None:

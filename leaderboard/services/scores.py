@@ -4,7 +4,6 @@ A score is a few short statements written as SQL, not built by the ORM: they run
 transaction holds SQLite's one write lock, so their cost is what every other writer waits on.
 """
 
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -48,18 +47,19 @@ def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_
     return RecordedScore(written[0], points, written[1])
 
 
-def write_submissions(submissions: list[tuple[str, str, int]]) -> list[Future]:
+def write_submissions(submissions: list[tuple[str, str, int]]) -> list[RecordedScore | Exception]:
     """The write server's work: workers' (board slug, username, points) submissions as one group;
-    each one's future, done once it is committed and mirrored or has failed."""
-    works, refused = [], {}
-    for index, (board_slug, username, points) in enumerate(submissions):
+    each one's score once committed and mirrored, or the error that kept it from being written."""
+    outcomes: list[RecordedScore | Exception | None] = []
+    works = []
+    for board_slug, username, points in submissions:
         try:
             works.append(partial(_record, scoring_game(slug=board_slug), username, points, None))
+            outcomes.append(None)  # the group's, below
         except LeaderboardError as error:  # no such board: refused, as in a worker
-            refused[index] = Future()
-            refused[index].set_exception(error)
+            outcomes.append(error)
     written = iter(commit_now(works))
-    return [refused[index] if index in refused else next(written) for index in range(len(submissions))]
+    return [next(written) if outcome is None else outcome for outcome in outcomes]
 
 
 def record_score(*, board: Board, username: str, points: int, session: PlaySession | None = None) -> RecordedScore:

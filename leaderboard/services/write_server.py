@@ -20,10 +20,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextlib import suppress
 from datetime import datetime
-from functools import partial
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
@@ -45,8 +43,8 @@ MESSAGE_MAX_BYTES = 64 * 1024  # a submission is a slug, a username and a number
 REFUSED, FAILED = "refused", "failed"
 
 Written = tuple[int, datetime]  # the score's id and time
-# (board slug, username, points) submissions -> a future of each one's score (with .id, .achieved_at)
-WriteGroup = Callable[[list[tuple[str, str, int]]], list[Future]]
+# (board slug, username, points) submissions -> each one's score (with .id, .achieved_at) or error
+WriteGroup = Callable[[list[tuple[str, str, int]]], list]
 
 _client = threading.local()
 
@@ -80,17 +78,17 @@ def send(board_slug: str, username: str, points: int) -> Written | None:
     try:
         peer.send_bytes(orjson.dumps([board_slug, username, points]))
     except OSError:
-        _disconnect()  # nothing was sent: the server went away since the last submission
+        disconnect()  # nothing was sent: the server went away since the last submission
         return None
     try:
         if not peer.poll(answer_timeout()):
             # A late answer must not be read as the next submission's; and until a hung server is
             # replaced, this thread writes itself rather than wait on it again.
-            _disconnect(retry_in=answer_timeout())
+            disconnect(retry_in=answer_timeout())
             raise WriteUnconfirmed("the write server did not answer in time")
         answer = orjson.loads(peer.recv_bytes())
     except (OSError, EOFError) as error:
-        _disconnect()
+        disconnect()
         raise WriteUnconfirmed(f"the write server went away before answering ({error!r})") from None
     if answer[0] == REFUSED:
         raise Refused(answer[1])
@@ -135,12 +133,9 @@ def answers_ping(path: Path, timeout: float) -> bool:
         return False
 
 
-def disconnect() -> None:
-    """Drop this thread's connection to the write server; the next submission connects afresh."""
-    _disconnect()
-
-
-def _disconnect(*, retry_in: float = 0.0) -> None:
+def disconnect(*, retry_in: float = 0.0) -> None:
+    """Drop this thread's connection to the write server; a submission connects afresh after
+    retry_in seconds (until then this thread writes itself)."""
     peer, _client.peer = getattr(_client, "peer", None), None
     _client.next_attempt = time.monotonic() + retry_in
     if peer is not None:
@@ -203,12 +198,11 @@ def _received(peer: Connection) -> tuple[str, str, int] | bytes | None:
 
 
 def listening(path: Path) -> bool:
-    """Whether a write server listens on path."""
-    with socket.socket(socket.AF_UNIX) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
+    """Whether a write server listens on path (and accepts connections)."""
+    try:
+        _connect(path).close()
+    except OSError:
+        return False
     return True
 
 
@@ -248,28 +242,21 @@ def _exists(pid: int) -> bool:
 def _answer_group(group: list[tuple[Connection, tuple[str, str, int]]], write_group: WriteGroup) -> None:
     close_old_connections()
     try:
-        written = write_group([submission for _peer, submission in group])
+        outcomes = write_group([submission for _peer, submission in group])
     except Exception as error:  # noqa: BLE001  nothing written; every worker answers 503
-        written = [_failed(error) for _ in group]
-    for (peer, _submission), future in zip(group, written, strict=True):
-        future.add_done_callback(partial(_answer, peer))
+        outcomes = [error] * len(group)
+    for (peer, _submission), outcome in zip(group, outcomes, strict=True):
+        _answer(peer, outcome)
 
 
-def _failed(error: Exception) -> Future:
-    future: Future = Future()
-    future.set_exception(error)
-    return future
-
-
-def _answer(peer: Connection, written: Future) -> None:
-    """Tell the worker how its submission went (from whichever thread finished it)."""
-    error = written.exception()
-    if isinstance(error, LeaderboardError):
-        answer = [REFUSED, str(error)]
-    elif error is not None:
-        logger.warning("write server could not write a submission: %s", error)
-        answer = [FAILED, str(error)]
+def _answer(peer: Connection, outcome) -> None:
+    """Tell the worker how its submission went."""
+    if isinstance(outcome, LeaderboardError):
+        answer = [REFUSED, str(outcome)]
+    elif isinstance(outcome, Exception):
+        logger.warning("write server could not write a submission: %s", outcome)
+        answer = [FAILED, str(outcome)]
     else:
-        answer = [written.result().id, written.result().achieved_at.isoformat()]
+        answer = [outcome.id, outcome.achieved_at.isoformat()]
     with suppress(OSError):  # the worker went away; its connection is dropped when read next
         peer.send_bytes(orjson.dumps(answer))

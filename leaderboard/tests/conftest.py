@@ -96,6 +96,19 @@ def child_database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def child_environment(*, redis_url: str, database_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a process the tests start: the test database and Redis, this secret."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "speedrank.settings",
+        "DATABASE_URL": database_url or child_database_url(),
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+        "SECRET_KEY": settings.SECRET_KEY,  # tokens signed here must verify there
+        **extra,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -120,16 +133,13 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url or child_database_url(),
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-            "SECRET_KEY": settings.SECRET_KEY,  # tokens signed here must verify there
-            "PORT": str(self.port),
-            "WEB_CONCURRENCY": str(workers),
+        env = child_environment(
+            redis_url=redis_url,
+            database_url=database_url,
+            PORT=str(self.port),
+            WEB_CONCURRENCY=str(workers),
             **extra_env,
-        }
+        )
         command = [sys.executable, "-m", "speedrank.serve"]
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(

@@ -236,7 +236,8 @@ def test_a_group_committed_at_once_answers_each_write_and_a_failing_one_fails_al
         ]
     )
 
-    assert [outcome(future) for future in written] == [5, IntegrityError]
+    assert written[0] == 5
+    assert isinstance(written[1], IntegrityError)
     assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "taken"]
     assert selectors.rank_for(username="amy").points == 5  # mirrored before its future is done
     assert group_commit.commit_now([]) == []
@@ -252,8 +253,7 @@ def test_a_group_committed_at_once_gives_up_on_a_turn_held_elsewhere_past_the_bu
         finally:
             fcntl.flock(turn, fcntl.LOCK_UN)
 
-    with pytest.raises(OperationalError, match="database is locked"):
-        written.result(timeout=10)
+    assert isinstance(written, OperationalError) and "database is locked" in str(written)
     assert not Player.objects.exists()
 
 
@@ -268,4 +268,4 @@ def test_while_the_process_catches_up_a_group_queues_its_mirrors_without_waiting
     waited = time.monotonic() - started
 
     assert waited < settings.REDIS_SOCKET_TIMEOUT
-    assert sorted(PendingMirror.objects.values_list("score_id", flat=True)) == [first.result(), second.result()]
+    assert sorted(PendingMirror.objects.values_list("score_id", flat=True)) == [first, second]

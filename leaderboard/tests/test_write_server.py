@@ -1,6 +1,5 @@
 """The write server: a process of its own writes the workers' seed submissions on SQLite."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from leaderboard.exceptions import PointsOutOfRange
 from leaderboard.models import BoardEntry, Player, Score
 from leaderboard.services import scores, write_server
 
-from .conftest import LiveServer, child_database_url, wait_until
+from .conftest import LiveServer, child_environment, wait_until
 from .test_live_server import post_score
 
 pytestmark = [
@@ -31,14 +30,7 @@ class WriteServer:
     def __init__(self, redis_url: str, log_path, *arguments: str):
         self.path = write_server.socket_path()
         self.log_path = log_path
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "speedrank.settings",
-            "DATABASE_URL": child_database_url(),
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-            "SECRET_KEY": settings.SECRET_KEY,
-        }
+        env = child_environment(redis_url=redis_url)
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "django", "run_write_server", *arguments],
@@ -166,11 +158,11 @@ def test_a_peer_that_sends_something_else_is_dropped_and_the_others_are_still_an
     assert write_server.send("default", "amy", 3) is not None
 
 
-def test_a_second_write_server_on_one_database_refuses_to_start(writer, tmp_path):
+def test_a_second_write_server_on_one_database_refuses_to_start(writer, redis_url):
     second = subprocess.run(
         [sys.executable, "-m", "django", "run_write_server"],
         cwd=settings.BASE_DIR,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "speedrank.settings", "DATABASE_URL": child_database_url()},
+        env=child_environment(redis_url=redis_url),
         capture_output=True,
         text=True,
         timeout=30,
