@@ -4,6 +4,18 @@
 class LeaderboardError(Exception):
     """Base of every rule the leaderboard enforces."""
 
+    def __reduce__(self):
+        # Errors travel back from the write server pickled; the default would call __init__ with
+        # the formatted message in place of the arguments it was made from.
+        return _restored, (type(self), self.args, self.__dict__)
+
+
+def _restored(kind: type, args: tuple, state: dict) -> LeaderboardError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class BoardNotFound(LeaderboardError):
     def __init__(self, slug: str):

@@ -1,9 +1,18 @@
-"""Health of the two backing services, for /health/ and operators."""
+"""Health of the two backing services, for /health/ and operators, and the metrics Prometheus
+scrapes: the counted ones (metrics.py) and, read at scrape time, the catch-up backlog and board sizes."""
+
+import os
+from contextlib import suppress
 
 from django.db import DatabaseError, connection
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
-from . import redis_store
+from . import metrics, redis_store
 from .exceptions import BoardUnavailable
+from .models import Board, PendingMirror
 
 
 def database_status() -> str:
@@ -21,3 +30,32 @@ def redis_status() -> str:
     except BoardUnavailable as error:
         return f"error: {error}"
     return "ok"
+
+
+class _StateCollector:
+    """Values read when Prometheus scrapes: the catch-up backlog and each board's size."""
+
+    def collect(self):
+        pending = PendingMirror.objects.order_by("created_at").values_list("created_at", flat=True)
+        oldest = pending.first()
+        yield GaugeMetricFamily("speedrank_pending_mirrors", "Committed scores waiting for their Redis mirror",
+                                value=pending.count())  # fmt: skip
+        lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily("speedrank_catch_up_lag_seconds", "Age of the oldest waiting mirror", value=lag)
+        sizes = GaugeMetricFamily("speedrank_board_players", "Entries on each board in Redis", labels=["board"])
+        with suppress(BoardUnavailable):  # with Redis away, the sizes are simply not reported
+            for slug in Board.objects.values_list("slug", flat=True):
+                sizes.add_metric([slug], redis_store.total_members(slug))
+        yield sizes
+
+
+def exposition() -> bytes:
+    """The text Prometheus scrapes."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        for metric in (metrics.REQUESTS, metrics.LATENCY, metrics.REDIS_ERRORS, metrics.WRITES):
+            registry.register(metric)
+    registry.register(_StateCollector())
+    return generate_latest(registry)

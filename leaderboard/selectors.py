@@ -1,36 +1,13 @@
-"""Reads of the boards, answered from Redis alone (never SQL)."""
+"""Reads of the boards, answered from Redis alone (never SQL), for both APIs: one entry type,
+Standing, decoded in one place with the rules Redis keeps beside each board."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from . import redis_store
-from .exceptions import BoardNotFound, PlayerNotRanked
-from .limits import DEFAULT_BOARD_SLUG, TOP_PLAYERS_COUNT
+from . import redis_store, writes
+from .exceptions import BoardNotBuilt, BoardNotFound, BoardUnavailable, PlayerNotRanked
 from .rules import BoardRules
-
-
-@dataclass(frozen=True, slots=True)
-class RankedPlayer:
-    rank: int
-    username: str
-    points: int
-
-
-def top_players(*, board: str = DEFAULT_BOARD_SLUG, count: int = TOP_PLAYERS_COUNT) -> list[RankedPlayer]:
-    """The best `count` players, best first."""
-    rows = redis_store.top(board, count)
-    return [RankedPlayer(rank, username, points) for rank, (username, points) in enumerate(rows, start=1)]
-
-
-def rank_for(*, username: str, board: str = DEFAULT_BOARD_SLUG) -> RankedPlayer:
-    """The player's rank and best points; PlayerNotRanked if they have no entry."""
-    found = redis_store.rank_for(board, username)
-    if found is None:
-        raise PlayerNotRanked(username)
-    rank, points = found
-    return RankedPlayer(rank, username, points)
-
-
-# --- v1: boards of any rules, decoded with the rules published beside each board -------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +18,12 @@ class Standing:
 
 
 @dataclass(frozen=True, slots=True)
+class Page:
+    standings: list[Standing]
+    total_players: int
+
+
+@dataclass(frozen=True, slots=True)
 class Neighbourhood:
     player: Standing
     percentile: float
@@ -48,51 +31,64 @@ class Neighbourhood:
     below: list[Standing]
 
 
-def leaderboard_page(*, game_id: str, top: int, offset: int) -> tuple[list[Standing], int]:
+def leaderboard_page(*, game_id: str, top: int, offset: int) -> Page:
     """`top` standings from rank offset + 1, and how many players the board has."""
-    raw_rules, total, rows = redis_store.page(game_id, offset, top)
-    rules = _rules(game_id, raw_rules)
-    standings = [Standing(offset + i, member, rules.value_of(value)) for i, (member, value) in enumerate(rows, 1)]
-    return standings, total
+    with _repairing(game_id):
+        rules, total, window = redis_store.page(game_id, offset, top)
+    return Page(_standings(rules, offset + 1, window), total)
 
 
 def neighbourhood(*, game_id: str, player_id: str, context: int) -> Neighbourhood:
-    """The player's standing and percentile, with up to `context` standings on each side."""
+    """The player's standing and percentile, with up to `context` standings on each side;
+    PlayerNotRanked if the player has no entry."""
     rank, total, window = _around(game_id, player_id, context)
-    me = next(standing for standing in window if standing.player_id == player_id)
+    mine = rank - window[0].rank
     # Percentile: the share of the board ranked at or below the player (the leader is at 100).
     percentile = round((total - rank + 1) / total * 100, 2)
-    return Neighbourhood(me, percentile, [s for s in window if s.rank < rank], [s for s in window if s.rank > rank])
+    return Neighbourhood(window[mine], percentile, window[:mine], window[mine + 1 :])
 
 
 def similar_players(*, game_id: str, player_id: str, size: int) -> list[Standing]:
     """The `size` players nearest the player in rank, the player left out, best first."""
     rank, _total, window = _around(game_id, player_id, size)
-    others = sorted((s for s in window if s.player_id != player_id), key=lambda s: (abs(s.rank - rank), s.rank))
-    return sorted(others[:size], key=lambda s: s.rank)
+    others = sorted((s for s in window if s.rank != rank), key=lambda s: (abs(s.rank - rank), s.rank))
+    return sorted(others[:size], key=_by_rank)
 
 
 def standings_of(*, game_id: str, player_ids: list[str]) -> list[Standing]:
     """The standings of those players who have one, best first."""
-    raw_rules, rows = redis_store.entries_of(game_id, player_ids)
-    rules = _rules(game_id, raw_rules)
-    return sorted((Standing(rank + 1, member, rules.value_of(value)) for member, rank, value in rows), key=_by_rank)
+    with _repairing(game_id):
+        rules, found = redis_store.entries_of(game_id, player_ids)
+    return sorted((Standing(rank + 1, member, rules.value_of(value)) for member, rank, value in found), key=_by_rank)
 
 
 def _around(game_id: str, player_id: str, context: int) -> tuple[int, int, list[Standing]]:
-    raw_rules, found = redis_store.around(game_id, player_id, context)
-    rules = _rules(game_id, raw_rules)
+    with _repairing(game_id):
+        rules, total, found = redis_store.around(game_id, player_id, context)
     if found is None:
         raise PlayerNotRanked(player_id)
-    rank, _value, total, pairs = found
-    first = max(rank - context, 0) + 1
-    return rank + 1, total, [Standing(first + i, m, rules.value_of(v)) for i, (m, v) in enumerate(pairs)]
+    rank, window = found
+    return rank + 1, total, _standings(rules, max(rank - context, 0) + 1, window)
 
 
-def _rules(game_id: str, raw: dict[str, str]) -> BoardRules:
-    if not raw:
-        raise BoardNotFound(game_id)
-    return BoardRules(raw["order"], raw["operator"], int(raw["min"]), int(raw["max"]))
+@contextmanager
+def _repairing(game_id: str) -> Iterator[None]:
+    """A read that finds Redis without the game's rules or a whole board asks for the repair; the
+    reader hears 503 (BoardUnavailable) meanwhile, or 404 if SQL has no such game either."""
+    try:
+        yield
+    except BoardNotFound:
+        if not writes.restore_rules(game_id):
+            raise
+        raise BoardUnavailable(f"the rules of {game_id!r} were missing from Redis and are being restored") from None
+    except BoardNotBuilt:
+        writes.rebuild_lost_boards()
+        raise
+
+
+def _standings(rules: BoardRules, first_rank: int, window: list[tuple[str, int]]) -> list[Standing]:
+    """The one decoder: (member, rank value) pairs, best first, as standings from first_rank."""
+    return [Standing(first_rank + i, member, rules.value_of(value)) for i, (member, value) in enumerate(window)]
 
 
 def _by_rank(standing: Standing) -> int:

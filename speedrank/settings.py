@@ -142,11 +142,11 @@ DATABASES = {
     "default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'speedrank.sqlite3'}")),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Score submissions arriving together are committed together, up to this many per transaction
-# (leaderboard/services/group_commit.py): one lock turn and one sync for all. 1 turns it off.
+# On SQLite, writes arriving together are committed together, up to this many per transaction
+# (leaderboard/writes/group.py): one lock turn and one sync for all. 1 turns it off.
 GROUP_COMMIT_MAX = env_int("GROUP_COMMIT_MAX", 64, minimum=1, maximum=1000)
-# On SQLite, `python -m speedrank.serve` runs a write server process that writes the workers'
-# submissions (leaderboard/services/write_server.py); off, each worker writes its own.
+# On SQLite, `python -m speedrank.serve` runs a write server process that commits the workers'
+# writes (leaderboard/writes/server.py); off, each worker commits its own.
 WRITE_SERVER = env_bool("WRITE_SERVER", True)
 
 REDIS_URL = redis_url(env_str("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}"))
@@ -226,7 +226,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["drf_orjson_renderer.parsers.ORJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["leaderboard.api.parsing.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,

@@ -7,10 +7,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from leaderboard.api import health
 
 urlpatterns = [
-    path("api/", include("leaderboard.api.legacy_urls")),
+    path("api/", include("leaderboard.api.seed.urls")),
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("v1/", include("leaderboard.api.v1_urls")),
+    path("v1/", include("leaderboard.api.v1.urls")),
     path("health/", health.HealthView.as_view(), name="health"),
     path("metrics", health.metrics_view, name="metrics"),
 ]

@@ -1,5 +1,6 @@
-"""WSGI entry point: speedrank.serve (granian) serves `speedrank.wsgi:application`, Django with
-the seed API's hot calls answered in front of it (leaderboard/api/front.py)."""
+"""WSGI entry point: speedrank.serve (granian) serves `speedrank.wsgi:application`, Django with the
+API's plain calls answered by their endpoints in front of it (leaderboard/api/fastpath.py), and
+chunked bodies read for both."""
 
 import os
 
@@ -8,11 +9,12 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
 django_application = get_wsgi_application()
 
-from leaderboard.api.front import SeedFront  # noqa: E402  (needs Django set up first)
+# The app's modules need Django set up first.
+from leaderboard import services  # noqa: E402
+from leaderboard.api.fastpath import FastPath  # noqa: E402
+from leaderboard.api.middleware import ChunkedBodies  # noqa: E402
 
-application = SeedFront(django_application)
+application = ChunkedBodies(FastPath(django_application))
 
 # Each server process loads this module once, at its start (granian's workers, runserver's child).
-from leaderboard.services import start_serving_process  # noqa: E402
-
-start_serving_process()
+services.start_serving()

@@ -1,20 +1,28 @@
-"""The one place where errors become HTTP answers: the seed API's shapes, and /v1/'s
-{"error": "<code>", "detail": ...}."""
+"""The one place where errors become HTTP answers, for Django's path and the fast path alike: the
+seed API's shapes, and /v1/'s {"error": "<code>", "detail": ...}."""
 
 import logging
+from typing import NamedTuple
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import OperationalError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
-from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 from .. import exceptions as domain
-from .. import services
 
 logger = logging.getLogger(__name__)
+
+
+class Reply(NamedTuple):
+    """An answer before rendering: its status, JSON body and extra headers."""
+
+    status: int
+    body: object
+    headers: dict[str, str] | None = None
+
 
 # Domain errors: (status, v1 error code).
 DOMAIN_ERRORS = {
@@ -43,51 +51,59 @@ FRAMEWORK_CODES = {
     drf.NotFound: "not_found",
     drf.Throttled: "rate_limited",
 }
-
-
-def handle_exception(exc, context):
-    v1 = getattr(context.get("view"), "v1", False)
-    if unavailable := _unavailable(exc, v1):
-        return unavailable
-    return _v1(exc, context) if v1 else _legacy(exc, context)
-
-
-def _legacy(exc, context):
-    if isinstance(exc, domain.PlayerNotRanked):
-        return Response({"message": "Player not found in leaderboard."}, status=status.HTTP_404_NOT_FOUND)
-    if isinstance(exc, domain.PointsOutOfRange):
-        return Response({"points": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, domain.LeaderboardError) and type(exc) in DOMAIN_ERRORS:
-        return Response({"detail": str(exc)}, status=DOMAIN_ERRORS[type(exc)][0])
-    return exception_handler(exc, context)
-
-
 # Refusals an operator audits: logged as events, one JSON line each.
 LOGGED_STATUSES = {409, 422, 429}
 
 
-def _v1(exc, context):
+def reply_for(exc: Exception, *, v1: bool, method: str, path: str) -> Reply | None:
+    """The answer to an error, or None for one no rule covers (a bug: a logged 500)."""
+    reply = _unavailable(exc, v1) or (_v1(exc) if v1 else _seed(exc))
+    if v1 and reply is not None and reply.status in LOGGED_STATUSES:
+        fields = {"event": "request_refused", "status": reply.status, "error": reply.body["error"]}
+        logger.warning("%s %s refused: %s", method, path, reply.body["error"], extra=fields)
+    return reply
+
+
+def _seed(exc: Exception) -> Reply | None:
+    if isinstance(exc, domain.PlayerNotRanked):
+        return Reply(404, {"message": "Player not found in leaderboard."})
+    if isinstance(exc, domain.PointsOutOfRange):
+        return Reply(400, {"points": [str(exc)]})
     if type(exc) in DOMAIN_ERRORS:
-        code_status, code = DOMAIN_ERRORS[type(exc)]
-        return _logged(context, Response({"error": code, "detail": _domain_detail(exc)}, status=code_status))
-    response = exception_handler(exc, context)
-    if response is None:
+        return Reply(DOMAIN_ERRORS[type(exc)][0], {"detail": str(exc)})
+    return _framework(exc)
+
+
+def _v1(exc: Exception) -> Reply | None:
+    if type(exc) in DOMAIN_ERRORS:
+        status, code = DOMAIN_ERRORS[type(exc)]
+        return Reply(status, {"error": code, "detail": _domain_detail(exc)})
+    reply = _framework(exc)
+    if reply is None:
         return None
     code = next((code for kind, code in FRAMEWORK_CODES.items() if isinstance(exc, kind)), "error")
-    detail = response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
-    response.data = {"error": code, "detail": detail}
-    return _logged(context, response)
+    detail = reply.body.get("detail", reply.body) if isinstance(reply.body, dict) else reply.body
+    return reply._replace(body={"error": code, "detail": detail})
 
 
-def _logged(context, response: Response) -> Response:
-    if response.status_code in LOGGED_STATUSES:
-        request = context["request"]
-        fields = {"event": "request_refused", "status": response.status_code, "error": response.data["error"]}
-        logger.warning("%s %s refused: %s", request.method, request.path, response.data["error"], extra=fields)
-    return response
+def _framework(exc: Exception) -> Reply | None:
+    """DRF's own answer to its errors (rest_framework.views.exception_handler)."""
+    if isinstance(exc, Http404):
+        exc = drf.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = drf.PermissionDenied(*exc.args)
+    if not isinstance(exc, drf.APIException):
+        return None
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    body = exc.detail if isinstance(exc.detail, list | dict) else {"detail": exc.detail}
+    return Reply(exc.status_code, body, headers)
 
 
-def _domain_detail(exc):
+def _domain_detail(exc: Exception):
     if isinstance(exc, domain.InvalidGame):
         return exc.problems
     if isinstance(exc, domain.PointsOutOfRange):
@@ -95,9 +111,7 @@ def _domain_detail(exc):
     return str(exc)
 
 
-def _unavailable(exc, v1: bool):
-    if isinstance(exc, domain.BoardNotBuilt):
-        services.schedule_catch_up()  # its round rebuilds the boards Redis lost
+def _unavailable(exc: Exception, v1: bool) -> Reply | None:
     if isinstance(exc, domain.BoardUnavailable):
         logger.warning("leaderboard unavailable: %s", exc, extra={"event": "redis_unavailable"})
         return _retry_later("Leaderboard temporarily unavailable; retry shortly.", v1)
@@ -110,23 +124,34 @@ def _unavailable(exc, v1: bool):
     return None
 
 
-def _retry_later(detail: str, v1: bool) -> Response:
+def _retry_later(detail: str, v1: bool) -> Reply:
     headers = {"Retry-After": str(settings.RETRY_AFTER_SECONDS)}
-    body = {"error": "service_unavailable", "detail": detail} if v1 else {"detail": detail}
-    return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=headers)
+    return Reply(503, {"error": "service_unavailable", "detail": detail} if v1 else {"detail": detail}, headers)
 
 
-def is_v1(request) -> bool:
-    return request.path.startswith("/v1/")
+def is_v1(path: str) -> bool:
+    return path.startswith("/v1/")
 
 
-def error_body(request, code: str, detail: str) -> dict:
-    return {"error": code, "detail": detail} if is_v1(request) else {"detail": detail}
+def error_body(path: str, code: str, detail: str) -> dict:
+    return {"error": code, "detail": detail} if is_v1(path) else {"detail": detail}
+
+
+def server_error_body(path: str) -> dict:
+    return error_body(path, "server_error", "Internal server error.")
 
 
 def not_found(request, exception=None):
-    return JsonResponse(error_body(request, "not_found", "Not found."), status=404)
+    return JsonResponse(error_body(request.path, "not_found", "Not found."), status=404)
 
 
 def server_error(request):
-    return JsonResponse(error_body(request, "server_error", "Internal server error."), status=500)
+    return JsonResponse(server_error_body(request.path), status=500)
+
+
+def handle_exception(exc, context):
+    """DRF's exception handler (settings.REST_FRAMEWORK), for errors raised before an endpoint's
+    own answer: content negotiation, an unknown method."""
+    view, request = context.get("view"), context["request"]
+    reply = reply_for(exc, v1=getattr(view, "v1", False), method=request.method, path=request.path)
+    return None if reply is None else Response(reply.body, status=reply.status, headers=reply.headers)

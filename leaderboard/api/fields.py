@@ -1,13 +1,22 @@
-"""Serializer fields that hold JSON input to exactly what the contract allows."""
+"""Serializer fields that hold JSON input to exactly what the contract allows.
+
+Each field also has a glance(): the value if it is plainly valid, else MISS. A glance accepts
+nothing the field refuses and gives what the field would; anything it is unsure of is left to the
+field, which says what is wrong (inputs.py).
+"""
 
 import math
+import re
 import unicodedata
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from ..limits import USERNAME_MAX_LENGTH
 
 _FORBIDDEN_CATEGORIES = {"Cc", "Cs"}  # control characters and lone surrogates
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+")
+MISS = object()
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -18,6 +27,14 @@ class StrictIntegerField(serializers.IntegerField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
+        # The range as a message, not a failure to convert: 10**22 is out of range, not "not an integer".
+        for validator in self.validators:
+            validator(data)
+        return data
+
+    def glance(self, data):
+        if type(data) is not int or not _within(data, self.min_value, self.max_value):
+            return MISS
         return data
 
 
@@ -33,9 +50,15 @@ class StringOnly:
 class StrictCharField(StringOnly, serializers.CharField):
     default_error_messages = {"invalid": "A string is required."}
 
+    def glance(self, data):
+        plain = type(data) is str and data and data.strip() == data and len(data) <= (self.max_length or len(data))
+        return data if plain else MISS
+
 
 class StrictSlugField(StringOnly, serializers.SlugField):
-    pass
+    def glance(self, data):
+        plain = type(data) is str and len(data) <= self.max_length and _SLUG.fullmatch(data)
+        return data if plain else MISS
 
 
 class QueryIntegerField(serializers.IntegerField):
@@ -45,6 +68,13 @@ class QueryIntegerField(serializers.IntegerField):
         if dictionary.get(self.field_name) == "":
             return ""
         return super().get_value(dictionary)
+
+    def glance(self, data):
+        # Plain digits only: signs, spaces and decimals are the field's to judge.
+        if type(data) is not str or not (data.isascii() and data.isdigit()) or len(data) > 18:
+            return MISS
+        value = int(data)
+        return value if _within(value, self.min_value, self.max_value) else MISS
 
 
 class StrictNumberField(serializers.FloatField):
@@ -69,14 +99,12 @@ class UsernameField(serializers.CharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=USERNAME_MAX_LENGTH, trim_whitespace=True, **kwargs)
 
-    @staticmethod
-    def plainly_valid(data) -> str | None:
-        """The trimmed name if it is valid at a glance (printable, of a valid length), else None.
-        A cheap check for hot reads; every name it passes, to_internal_value accepts alike."""
-        if not isinstance(data, str):
-            return None
+    def glance(self, data):
+        # Printable and of a valid length once trimmed: to_internal_value accepts every such name alike.
+        if type(data) is not str:
+            return MISS
         value = data.strip()
-        return value if 0 < len(value) <= USERNAME_MAX_LENGTH and value.isprintable() else None
+        return value if 0 < len(value) <= USERNAME_MAX_LENGTH and value.isprintable() else MISS
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -85,3 +113,52 @@ class UsernameField(serializers.CharField):
         if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in value):
             self.fail("control")
         return value
+
+
+class PlayerIdsField(serializers.CharField):
+    """Comma-separated player ids in a query string: the distinct ones, in order, at most `most`."""
+
+    def __init__(self, *, most: int, **kwargs):
+        self.most = most
+        super().__init__(**kwargs)
+
+    def run_validation(self, data=empty):
+        ids = _distinct_ids(super().run_validation(data))  # the string, trimmed and within max_length
+        if len(ids) > self.most:
+            raise serializers.ValidationError(f"at most {self.most} player ids")
+        return ids
+
+    def glance(self, data):
+        if type(data) is not str or not 0 < len(data) <= self.max_length or data.strip() != data:
+            return MISS
+        ids = _distinct_ids(data)
+        return ids if len(ids) <= self.most else MISS
+
+
+class HeaderField(serializers.CharField):
+    """A header's value; absent or empty is None."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, required=False, **kwargs)
+
+    def glance(self, data):
+        if data is None:
+            return None
+        plain = type(data) is str and data and data.strip() == data and len(data) <= self.max_length
+        return data if plain else MISS
+
+
+class UsernameListField(serializers.ListField):
+    def glance(self, data):
+        if type(data) is not list or len(data) > self.max_length:
+            return MISS
+        names = [self.child.glance(item) for item in data]
+        return MISS if MISS in names else names
+
+
+def _distinct_ids(value: str) -> list[str]:
+    return list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+
+def _within(value: int, minimum: int | None, maximum: int | None) -> bool:
+    return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)

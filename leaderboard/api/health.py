@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import health, metrics
+from .. import health
 from . import schema
 
 
@@ -23,4 +23,4 @@ class HealthView(APIView):
 def metrics_view(request):
     if not settings.METRICS_ENABLED:
         return JsonResponse({"detail": "Not found."}, status=404)
-    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(health.exposition(), content_type=CONTENT_TYPE_LATEST)

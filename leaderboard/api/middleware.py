@@ -1,5 +1,7 @@
-"""Request middleware: refuse oversized bodies before anything reads them; count and time requests."""
+"""Request middleware: read chunked bodies, refuse oversized or unreadable bodies before anything
+reads them, and count and time requests."""
 
+import io
 import time
 
 from django.conf import settings
@@ -20,23 +22,43 @@ def declared_length(value: str) -> int | None:
     return int(value) if plain else None
 
 
+def _chunked(environ) -> bool:
+    codings = environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return codings.rsplit(",", 1)[-1].strip() == "chunked"
+
+
+class ChunkedBodies:
+    """WSGI: a body sent chunked, without a Content-Length, read into memory up to one byte past the
+    limit and handed on with its length, so that every reader (and the limit) sees it like any other."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if not environ.get("CONTENT_LENGTH") and _chunked(environ):
+            content = environ["wsgi.input"].read(settings.REQUEST_BODY_MAX_BYTES + 1)
+            environ["wsgi.input"] = io.BytesIO(content)
+            environ["CONTENT_LENGTH"] = str(len(content))
+            del environ["HTTP_TRANSFER_ENCODING"]
+        return self.app(environ, start_response)
+
+
 class RequestBodyLimitMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if not request.META.get("CONTENT_LENGTH") and "HTTP_TRANSFER_ENCODING" in request.META:
+            detail = "A request body needs a Content-Length or Transfer-Encoding: chunked."
+            return JsonResponse(error_body(request.path, "length_required", detail), status=411)
         declared = declared_length(request.META.get("CONTENT_LENGTH") or "0")
         if declared is None:
-            body = error_body(
-                request,
-                "invalid_request",
-                f"Content-Length must be a whole number of at most {LENGTH_DIGITS_MAX} digits.",
-            )
-            return JsonResponse(body, status=400)
+            detail = f"Content-Length must be a whole number of at most {LENGTH_DIGITS_MAX} digits."
+            return JsonResponse(error_body(request.path, "invalid_request", detail), status=400)
         limit = settings.REQUEST_BODY_MAX_BYTES
         if declared > limit:
-            body = error_body(request, "request_too_large", f"Request body is larger than {limit} bytes.")
-            return JsonResponse(body, status=413)
+            detail = f"Request body is larger than {limit} bytes."
+            return JsonResponse(error_body(request.path, "request_too_large", detail), status=413)
         return self.get_response(request)
 
 

@@ -1,4 +1,6 @@
-"""OpenAPI descriptions of the answers, for drf-spectacular: success bodies and error bodies."""
+"""OpenAPI descriptions of the answers, for drf-spectacular: success bodies and error bodies. The
+answers themselves are rendered by api/v1/renderers.py and api/seed/views.py; the suite checks
+them against this schema."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
@@ -10,6 +12,7 @@ ERROR_STATUSES = {
     403: "token_mismatch or forbidden: credentials that do not cover this request",
     404: "game_not_found, player_not_ranked, player_not_found or not_found",
     409: "session_already_scored, game_exists or rebuild_in_progress",
+    411: "length_required: a body sent without Content-Length must be chunked",
     413: "request_too_large: the body is over 64 KiB",
     415: "unsupported_media_type: the body must be JSON",
     422: "score_exceeds_session_maximum, total_out_of_range or idempotency_key_reused",
@@ -53,6 +56,22 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, pattern=HEADER_VALUE,
     description="with X-API-Key: makes a retry return the first answer",
 )  # fmt: skip
+
+
+class GameOutput(serializers.Serializer):
+    game_id = serializers.CharField()
+    name = serializers.CharField()
+    order = serializers.CharField()
+    operator = serializers.CharField()
+    min_score = serializers.IntegerField()
+    max_score = serializers.IntegerField()
+    max_points_per_second = serializers.FloatField(allow_null=True)
+    max_session_seconds = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class GamesOutput(serializers.Serializer):
+    games = GameOutput(many=True)
 
 
 class StandingOutput(serializers.Serializer):

@@ -1,18 +1,19 @@
 """Rate limits for /v1/: per client IP on reads and writes, and per player on score writes.
 
-Counted in Redis (one Lua script, shared by every worker). If Redis cannot be reached the
-limits are not enforced: failing open keeps scores landing while the board is down.
+Counted in Redis, shared by every worker, in the call's first Redis round trip rather than one of
+their own (redis_store.ratelimit). If Redis cannot count them the limits are not enforced:
+failing open keeps scores landing while the board is down.
 """
 
 import logging
-import math
+from contextlib import AbstractContextManager, nullcontext
 
 from django.conf import settings
 from rest_framework.exceptions import Throttled
-from rest_framework.throttling import BaseThrottle
+from rest_framework.response import Response
 
 from .. import redis_store
-from ..exceptions import BoardUnavailable
+from .errors import Reply
 
 logger = logging.getLogger(__name__)
 
@@ -26,47 +27,58 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def hit(request, limits: list[tuple[str, str, int]]) -> int | None:
-    """Count the request against the limits; None if allowed, else the seconds until it would be.
-
-    Leaves (limit, left, reset seconds) on the request for the RateLimit headers.
-    """
+def charge(request, *, writes: bool) -> redis_store.Charge | None:
+    """The call's count against its per-IP limit, or None with the limits off."""
     if not settings.RATE_LIMITS_ENABLED:
         return None
-    try:
-        allowed, limit, left, reset_ms = redis_store.hit_limits(limits, settings.RATE_LIMIT_WINDOW)
-    except BoardUnavailable as error:
-        logger.warning("rate limits not enforced, redis unavailable: %s", error, extra={"event": "redis_unavailable"})
-        return None
-    reset_seconds = max(math.ceil(reset_ms / 1000), 1)
-    request.rate_limit = (limit, left, reset_seconds)
-    return None if allowed else reset_seconds
+    limit = ("write-ip", settings.RATE_LIMIT_WRITES_PER_IP) if writes else ("read-ip", settings.RATE_LIMIT_READS_PER_IP)
+    found = redis_store.Charge([(limit[0], client_ip(request), limit[1])], settings.RATE_LIMIT_WINDOW)
+    request.charge = found
+    return found
+
+
+def riding(found: redis_store.Charge | None) -> AbstractContextManager:
+    return nullcontext() if found is None else redis_store.riding(found)
 
 
 def limit_player_writes(request, player_id: str) -> None:
-    """The per-player write limit, counted once the request has shown its credentials, so that
-    nobody can spend another player's allowance."""
-    if (wait := hit(request, [("write-player", player_id, settings.RATE_LIMIT_WRITES_PER_PLAYER)])) is not None:
-        raise Throttled(wait)
+    """Count the call against the player's write limit too, now, before anything is written: only
+    once the call has shown its credentials, so nobody can spend another player's allowance."""
+    found = getattr(request, "charge", None)
+    if found is None:
+        return
+    found.add(("write-player", player_id, settings.RATE_LIMIT_WRITES_PER_PLAYER))
+    if (decided := found.settle()) is not None and not decided.allowed:
+        raise refusal(decided)
 
 
-class _RedisThrottle(BaseThrottle):
-    def limits(self, request) -> list[tuple[str, str, int]]:
-        raise NotImplementedError
-
-    def allow_request(self, request, view) -> bool:
-        self.reset_seconds = hit(request, self.limits(request))
-        return self.reset_seconds is None
-
-    def wait(self) -> int:
-        return self.reset_seconds
-
-
-class ReadThrottle(_RedisThrottle):
-    def limits(self, request):
-        return [("read-ip", client_ip(request), settings.RATE_LIMIT_READS_PER_IP)]
+def verdict(found: redis_store.Charge | None) -> redis_store.Verdict | None:
+    """The charge's verdict, counted now if no round trip carried it; None without one."""
+    if found is None:
+        return None
+    decided = found.settle()
+    if decided is None and found.limits:
+        logger.warning(
+            "rate limits not enforced, redis unavailable: %s", found.unavailable, extra={"event": "redis_unavailable"}
+        )
+    return decided
 
 
-class WriteThrottle(_RedisThrottle):
-    def limits(self, request):
-        return [("write-ip", client_ip(request), settings.RATE_LIMIT_WRITES_PER_IP)]
+def refusal(decided: redis_store.Verdict) -> Throttled:
+    return Throttled(decided.reset_seconds)
+
+
+def with_headers(reply: Reply | Response, decided: redis_store.Verdict | None) -> Reply | Response:
+    """The reply with RateLimit-Limit, -Remaining and -Reset, when a verdict was had."""
+    if decided is None:
+        return reply
+    headers = {
+        "RateLimit-Limit": str(decided.limit),
+        "RateLimit-Remaining": str(decided.left),
+        "RateLimit-Reset": str(decided.reset_seconds),
+    }
+    if isinstance(reply, Response):
+        for name, value in headers.items():
+            reply[name] = value
+        return reply
+    return reply._replace(headers={**(reply.headers or {}), **headers})

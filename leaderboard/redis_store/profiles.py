@@ -2,29 +2,19 @@
 
 from django.conf import settings
 
-from . import _unavailable_on_error, client
-
-
-def profile_key(player: str) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:profile:{player}"
+from .client import execute
+from .keys import profile_key
 
 
 def cached_profile(player: str) -> str | None:
-    with _unavailable_on_error():
-        return client().get(profile_key(player))
+    return execute([("GET", profile_key(player))])[0]
 
 
 def cache_profile(player: str, profile_json: str) -> None:
-    with _unavailable_on_error():
-        client().set(profile_key(player), profile_json, ex=settings.PROFILE_CACHE_SECONDS)
-
-
-def forget_profile(player: str) -> None:
-    forget_profiles([player])
+    execute([("SET", profile_key(player), profile_json, "EX", settings.PROFILE_CACHE_SECONDS)])
 
 
 def forget_profiles(players: list[str]) -> None:
     """Drop many cached profiles in one round trip."""
     if players:
-        with _unavailable_on_error():
-            client().delete(*(profile_key(player) for player in players))
+        execute([("DEL", *(profile_key(player) for player in players))])

@@ -1,77 +1,62 @@
-"""Reads for the v1 API: each one round trip, with the board's rules read in the same transaction."""
+"""Board reads: each one call of read_board.lua, which also returns the board's rules and checks
+the board is whole, so a read is one round trip (with the call's rate-limit charge riding along,
+if one waits).
+
+A read raises BoardNotFound if Redis holds no rules for the board (an unknown game, or rules Redis
+lost: the caller tells which) and BoardNotBuilt if Redis does not hold the whole board.
+"""
 
 from collections.abc import Sequence
 
-from . import (
-    _script,
-    _unavailable_on_error,
-    board_built_key,
-    board_config_key,
-    board_key,
-    client,
-    decode_rank_value,
-    require_built,
-)
+from ..exceptions import BoardNotBuilt, BoardNotFound
+from ..rules import BoardRules
+from .client import execute
+from .keys import board_key, built_key, decode_rank_value, rules_key
 
-Rules = dict[str, str]
+# (member, rank value) pairs, best first.
+Ranked = list[tuple[str, int]]
 
 
-def page(board: str, offset: int, count: int) -> tuple[Rules, int, list[tuple[str, int]]]:
-    """(rules, entries on the board, [(member, rank value)] from offset, best first)."""
-    with _unavailable_on_error():
-        pipe = client().pipeline(transaction=True)
-        pipe.hgetall(board_config_key(board))
-        pipe.exists(board_built_key(board))
-        pipe.zcard(board_key(board))
-        pipe.zrevrange(board_key(board), offset, offset + count - 1, withscores=True)
-        rules, built, total, rows = pipe.execute()
-    _whole(board, rules, built)
-    return rules, total, [(member, decode_rank_value(score)) for member, score in rows]
+def page(board: str, offset: int, count: int) -> tuple[BoardRules, int, Ranked]:
+    """(rules, entries on the board, the `count` entries from 0-based position offset)."""
+    reply = _read(board, ["page", offset, offset + count - 1])
+    rules, total, window = reply
+    return rules, total, _pairs(window)
 
 
-def around(board: str, member: str, context: int) -> tuple[Rules, tuple | None]:
-    """(rules, None or (0-based rank, rank value, total, [(member, rank value)] around it))."""
-    with _unavailable_on_error():
-        pipe = client().pipeline(transaction=True)
-        pipe.hgetall(board_config_key(board))
-        pipe.exists(board_built_key(board))
-        _script("around")(keys=[board_key(board)], args=[member, context], client=pipe)
-        rules, built, found = pipe.execute()
-    _whole(board, rules, built)
-    if not found:
-        return rules, None
-    rank, score, total, window = found
-    pairs = [(window[i], decode_rank_value(float(window[i + 1]))) for i in range(0, len(window), 2)]
-    return rules, (rank, decode_rank_value(float(score)), total, pairs)
+def around(board: str, member: str, context: int) -> tuple[BoardRules, int, tuple[int, Ranked] | None]:
+    """(rules, entries on the board, None if the member has no entry, else (its 0-based rank,
+    the entries from rank - context to rank + context)."""
+    reply = _read(board, ["around", member, context])
+    if len(reply) == 2:
+        return reply[0], reply[1], None
+    rules, total, rank, window = reply
+    return rules, total, (rank, _pairs(window))
 
 
-def entries_of(board: str, members: Sequence[str]) -> tuple[Rules, list[tuple[str, int, int]]]:
-    """(rules, [(member, 0-based rank, rank value)] for the members that have an entry)."""
-    key = board_key(board)
-    with _unavailable_on_error():
-        pipe = client().pipeline(transaction=True)
-        pipe.hgetall(board_config_key(board))
-        pipe.exists(board_built_key(board))
-        for member in members:
-            pipe.zrevrank(key, member)
-            pipe.zscore(key, member)
-        rules, built, *answers = pipe.execute()
-    _whole(board, rules, built)
-    found = zip(members, answers[0::2], answers[1::2], strict=True)
-    return rules, [(m, rank, decode_rank_value(score)) for m, rank, score in found if rank is not None]
+def entries_of(board: str, members: Sequence[str]) -> tuple[BoardRules, list[tuple[str, int, int]]]:
+    """(rules, [(member, 0-based rank, rank value)] of the members that have an entry)."""
+    rules, _total, found = _read(board, ["entries", *members])
+    ranks, scores = found[0::2], found[1::2]
+    present = zip(members, ranks, scores, strict=True)
+    return rules, [(member, rank, decode_rank_value(score)) for member, rank, score in present if rank is not None]
 
 
 def ranks_of(member: str, boards: Sequence[str]) -> list[int | None]:
-    """The member's 0-based rank on each board (None where absent)."""
-    with _unavailable_on_error():
-        pipe = client().pipeline(transaction=False)
-        for board in boards:
-            pipe.zrevrank(board_key(board), member)
-        return pipe.execute()
+    """The member's 0-based rank on each board (None where absent), in one round trip."""
+    return execute([("ZREVRANK", board_key(board), member) for board in boards]) if boards else []
 
 
-def _whole(board: str, rules: Rules, built: int) -> None:
-    # Without rules the game is unknown to Redis (the caller decides); with them, the board
-    # must also be whole.
-    if rules:
-        require_built(board, built)
+def _read(board: str, args: list) -> list:
+    keys = [rules_key(board), built_key(board), board_key(board)]
+    (reply,) = execute([("script", "read_board", keys, args)])
+    if not reply:
+        raise BoardNotFound(board)
+    if len(reply) == 1:
+        raise BoardNotBuilt(board)
+    order, operator, min_score, max_score = reply[0]
+    return [BoardRules(order, operator, int(min_score), int(max_score)), *reply[1:]]
+
+
+def _pairs(flat: list) -> Ranked:
+    return [(flat[i], decode_rank_value(flat[i + 1])) for i in range(0, len(flat), 2)]

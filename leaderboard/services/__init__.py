@@ -1,41 +1,51 @@
-"""Writes and rules: recording scores, mirroring them to Redis, games, rebuilding and checking boards."""
+"""The rules: scores, sessions and submissions, games, API keys and profiles. Each service says
+what to write and hands it to the write boundary (leaderboard.writes), and returns domain objects."""
 
-from .games import create_game, game, games, publish_all_rules, restore_lost_rules, update_game
+from ..writes import (
+    BoardDrift,
+    RebuildResult,
+    check_board,
+    drain_pending_mirrors,
+    rebuild_all_boards,
+    rebuild_board,
+    record_all_boards_built,
+    replay_recent_entries,
+)
+from .games import boards, create_game, game, games, scoring_games, update_game
 from .keys import authenticate_api_key, create_api_key, revoke_api_key
-from .mirror import drain_pending_mirrors, replay_recent_entries, schedule_catch_up, start_serving_process
-from .profiles import player_profile
-from .rebuild import BoardDrift, RebuildResult, boards, check_board, rebuild_board
-from .recovery import rebuild_all_boards, recover_if_needed
-from .scores import record_score, submit_score
-from .sessions import read_token, start_session
-from .submissions import submit_server_score, submit_session_score
+from .profiles import Profile, player_profile
+from .scores import RecordedScore, submit_score
+from .serving import start_serving
+from .sessions import StartedSession, read_token, start_session
+from .submissions import Submission, submit_server_score, submit_session_score
 
 __all__ = [
-    "authenticate_api_key",
-    "create_api_key",
-    "player_profile",
-    "read_token",
-    "restore_lost_rules",
-    "revoke_api_key",
-    "start_session",
-    "submit_server_score",
-    "submit_session_score",
     "BoardDrift",
+    "Profile",
     "RebuildResult",
+    "RecordedScore",
+    "StartedSession",
+    "Submission",
+    "authenticate_api_key",
     "boards",
     "check_board",
+    "create_api_key",
     "create_game",
     "drain_pending_mirrors",
     "game",
     "games",
-    "publish_all_rules",
+    "player_profile",
+    "read_token",
     "rebuild_all_boards",
-    "replay_recent_entries",
     "rebuild_board",
-    "recover_if_needed",
-    "record_score",
-    "schedule_catch_up",
-    "start_serving_process",
+    "record_all_boards_built",
+    "replay_recent_entries",
+    "revoke_api_key",
+    "scoring_games",
+    "start_serving",
+    "start_session",
     "submit_score",
+    "submit_server_score",
+    "submit_session_score",
     "update_game",
 ]

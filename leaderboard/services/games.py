@@ -1,19 +1,54 @@
-"""Games (boards): creating and changing them, and publishing their rules to Redis for reads."""
+"""Games (boards): creating and changing them, and looking them up to score on."""
 
-import logging
-from functools import partial
+import threading
+from dataclasses import dataclass
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError
 
-from .. import redis_store
-from ..exceptions import BoardNotFound, BoardUnavailable, GameAlreadyExists, InvalidGame
+from .. import writes
+from ..exceptions import BoardNotFound, GameAlreadyExists, InvalidGame
 from ..limits import ENCODABLE_POINTS_MAX
 from ..models import Board
-
-logger = logging.getLogger(__name__)
+from ..rules import BoardRules
+from ..writes import AfterCommit, Work
 
 # Settings a game may change after creation; its rules (order, operator, range) stay fixed.
 MUTABLE_FIELDS = ("name", "max_points_per_second", "max_session_seconds")
+
+
+@dataclass(frozen=True)
+class CreateGame(Work):
+    slug: str
+    name: str
+    order: str
+    operator: str
+    min_score: int
+    max_score: int
+    max_points_per_second: float | None
+    max_session_seconds: int
+
+    def apply(self, after: AfterCommit) -> Board:
+        board = Board(
+            slug=self.slug, name=self.name, order=self.order, operator=self.operator,
+            min_points=self.min_score, max_points=self.max_score,
+            max_points_per_second=self.max_points_per_second, max_session_seconds=self.max_session_seconds,
+        )  # fmt: skip
+        board.save()
+        after.publish_new_board(board.slug, board.rules)
+        return board
+
+
+@dataclass(frozen=True)
+class UpdateGame(Work):
+    slug: str
+    changes: dict
+
+    def apply(self, after: AfterCommit) -> Board:
+        board = game(slug=self.slug, lock=True)
+        for field, value in self.changes.items():
+            setattr(board, field, value)
+        board.save(update_fields=list(self.changes) or None)
+        return board
 
 
 def create_game(
@@ -28,35 +63,19 @@ def create_game(
     max_session_seconds: int,
 ) -> Board:
     _check_range(min_score, max_score)
-    board = Board(
-        slug=slug,
-        name=name,
-        order=order,
-        operator=operator,
-        min_points=min_score,
-        max_points=max_score,
-        max_points_per_second=max_points_per_second,
-        max_session_seconds=max_session_seconds,
-    )
+    work = CreateGame(slug, name, order, operator, min_score, max_score, max_points_per_second, max_session_seconds)
     try:
-        with transaction.atomic():
-            board.save()
-            transaction.on_commit(partial(_publish, board, new=True), robust=True)
+        return writes.commit(work)
     except IntegrityError:
         raise GameAlreadyExists(slug) from None
-    return board
 
 
 def update_game(*, slug: str, **changes) -> Board:
     """Change a game's name, rate limit or session length."""
-    with transaction.atomic():
-        board = game(slug=slug, lock=True)
-        for field, value in changes.items():
-            if field not in MUTABLE_FIELDS:
-                raise InvalidGame({field: "cannot change once the game exists"})
-            setattr(board, field, value)
-        board.save(update_fields=list(changes) or None)
-    return board
+    fixed = {field: "cannot change once the game exists" for field in changes if field not in MUTABLE_FIELDS}
+    if fixed:
+        raise InvalidGame(fixed)
+    return writes.commit(UpdateGame(slug, changes))
 
 
 def game(*, slug: str, lock: bool = False) -> Board:
@@ -67,60 +86,49 @@ def game(*, slug: str, lock: bool = False) -> Board:
         raise BoardNotFound(slug) from None
 
 
-# Games by slug, for recording scores. A game is never deleted, and what scoring reads of it
-# (its id and rules) never changes once it exists, so each process looks a game up once.
-_scoring_boards: dict[str, Board] = {}
-
-
-def scoring_game(*, slug: str) -> Board:
-    """The game, as recording a score needs it; BoardNotFound if there is none."""
-    board = _scoring_boards.get(slug)
-    if board is None:
-        board = _scoring_boards[slug] = game(slug=slug)
-    return board
-
-
-def forget_scoring_games() -> None:
-    """For tests, whose databases come and go under one process."""
-    _scoring_boards.clear()
-
-
 def games() -> list[Board]:
     return list(Board.objects.order_by("slug"))
 
 
-def rules_of(board: Board) -> dict[str, str | int]:
-    return {"order": board.order, "operator": board.operator, "min": board.min_points, "max": board.max_points}
+def boards(slug: str | None = None) -> list[Board]:
+    """Every board, or the one named (BoardNotFound if there is none)."""
+    return games() if slug is None else [game(slug=slug)]
 
 
-def restore_lost_rules(slug: str) -> bool:
-    """If the game exists but Redis had no rules for it, publish them again; True if it exists."""
-    board = Board.objects.filter(slug=slug).first()
-    if board is None:
-        return False
-    logger.warning("rules of %s were missing from redis", slug, extra={"event": "rules_restored", "board": slug})
-    _publish(board)
-    return True
+@dataclass(frozen=True, slots=True)
+class ScoringGame:
+    """What scoring needs of a game: its id and rules, both fixed once the game exists."""
+
+    id: int
+    slug: str
+    rules: BoardRules
 
 
-def publish_all_rules() -> None:
-    """Write every board's rules to Redis (at worker start: Redis may have lost them)."""
-    try:
-        boards = list(Board.objects.all())
-    except DatabaseError as error:
-        logger.error("could not read the games to publish their rules: %s", error)
-        return
-    for board in boards:
-        _publish(board)
+class ScoringGames:
+    """Games by slug as scoring reads them. A game is never deleted and what scoring reads of it
+    never changes, so a process looks each one up once."""
+
+    def __init__(self):
+        self._games: dict[str, ScoringGame] = {}
+        self._lock = threading.Lock()
+
+    def get(self, slug: str) -> ScoringGame:
+        """BoardNotFound if there is no such game."""
+        found = self._games.get(slug)
+        if found is None:
+            board = game(slug=slug)
+            found = ScoringGame(board.id, board.slug, board.rules)
+            with self._lock:
+                self._games[slug] = found
+        return found
+
+    def clear(self) -> None:
+        """Forget every game (a test's database comes and goes under one process)."""
+        with self._lock:
+            self._games.clear()
 
 
-def _publish(board: Board, new: bool = False) -> None:
-    try:
-        redis_store.publish_rules(board.slug, rules_of(board))
-        if new:
-            redis_store.mark_built(board.slug)
-    except BoardUnavailable as error:
-        logger.warning("could not publish the rules of %s to redis: %s", board.slug, error)
+scoring_games = ScoringGames()
 
 
 def _check_range(min_score: int, max_score: int) -> None:

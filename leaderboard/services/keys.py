@@ -3,28 +3,49 @@
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from django.db import IntegrityError
 from django.utils import timezone
 
+from .. import writes
 from ..exceptions import ApiKeyScopeDenied, InvalidApiKey, LeaderboardError
 from ..models import ApiKey
+from ..writes import AfterCommit, Work
 
 KEY_PREFIX = "srk_"
+
+
+@dataclass(frozen=True)
+class IssueKey(Work):
+    name: str
+    scope: str
+    key_hash: str
+
+    def apply(self, after: AfterCommit) -> ApiKey:
+        return ApiKey.objects.create(name=self.name, scope=self.scope, key_hash=self.key_hash)
+
+
+@dataclass(frozen=True)
+class RevokeKey(Work):
+    name: str
+
+    def apply(self, after: AfterCommit) -> int:
+        return ApiKey.objects.filter(name=self.name, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 def create_api_key(*, name: str, scope: str) -> str:
     """Store a new key's hash and return the key itself: the only time it is ever shown."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     try:
-        ApiKey.objects.create(name=name, scope=scope, key_hash=_digest(key))
+        writes.commit(IssueKey(name, scope, _digest(key)))
     except IntegrityError:
         raise LeaderboardError(f"An API key named {name!r} already exists.") from None
     return key
 
 
 def revoke_api_key(*, name: str) -> None:
-    if not ApiKey.objects.filter(name=name, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+    if not writes.commit(RevokeKey(name)):
         raise LeaderboardError(f"No active API key named {name!r}.")
 
 

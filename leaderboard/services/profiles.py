@@ -1,51 +1,78 @@
-"""Player profiles, served cache-aside from Redis: built from SQL on a miss, dropped when the player scores."""
+"""Player profiles, served cache-aside from Redis: built from SQL on a miss, dropped when the player
+scores (the mirror drops it in the same round trip as the entry)."""
 
 from contextlib import suppress
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
 import orjson
 
 from .. import redis_store
-from ..exceptions import BoardUnavailable, PlayerNotFound
+from ..exceptions import BoardNotFound, BoardUnavailable, PlayerNotFound
 from ..models import BoardEntry, Player
 from ..timestamps import iso_utc
 
 
-def player_profile(*, player_id: str) -> dict:
+@dataclass(frozen=True, slots=True)
+class GameEntry:
+    game_id: str
+    score: int
+    rank: int | None
+    submissions: int
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    player_id: str
+    created_at: datetime
+    games: list[GameEntry]
+
+    def cached(self) -> str:
+        return orjson.dumps({**asdict(self), "created_at": iso_utc(self.created_at)}).decode()
+
+    @classmethod
+    def from_cache(cls, cached: str) -> "Profile":
+        kept = orjson.loads(cached)
+        created_at = datetime.fromisoformat(kept["created_at"].replace("Z", "+00:00"))
+        return cls(kept["player_id"], created_at, [GameEntry(**game) for game in kept["games"]])
+
+
+def player_profile(*, player_id: str) -> Profile:
     """The player's created_at and, per game, their entry's score, rank and number of submissions."""
     try:
         cached = redis_store.cached_profile(player_id)
     except BoardUnavailable:
         cached = None
     if cached is not None:
-        return orjson.loads(cached)
+        return Profile.from_cache(cached)
     profile = _build(player_id)
-    _cache(player_id, profile)
+    _cache(profile)
     return profile
 
 
-def _build(player_id: str) -> dict:
+def _build(player_id: str) -> Profile:
     player = Player.objects.filter(username=player_id).first()
     if player is None:
         raise PlayerNotFound(player_id)
     entries = list(BoardEntry.objects.filter(player=player).select_related("board").order_by("board__slug"))
     ranks = _ranks(player_id, [entry.board.slug for entry in entries])
     games = [
-        {"game_id": e.board.slug, "score": e.value, "rank": rank, "submissions": e.submissions}
-        for e, rank in zip(entries, ranks, strict=True)
+        GameEntry(entry.board.slug, entry.value, rank, entry.submissions)
+        for entry, rank in zip(entries, ranks, strict=True)
     ]
-    return {"player_id": player_id, "created_at": iso_utc(player.created_at), "games": games}
+    return Profile(player_id, player.created_at, games)
 
 
 def _ranks(player_id: str, boards: list[str]) -> list[int | None]:
     try:
         return [None if rank is None else rank + 1 for rank in redis_store.ranks_of(player_id, boards)]
-    except BoardUnavailable:
+    except (BoardUnavailable, BoardNotFound):
         return [None] * len(boards)
 
 
-def _cache(player_id: str, profile: dict) -> None:
-    if any(game["rank"] is None for game in profile["games"]):
+def _cache(profile: Profile) -> None:
+    if any(game.rank is None for game in profile.games):
         return  # a rank Redis could not give now should not be served from the cache later
     # A profile Redis cannot cache now is simply built again on the next read.
     with suppress(BoardUnavailable):
-        redis_store.cache_profile(player_id, orjson.dumps(profile).decode())
+        redis_store.cache_profile(profile.player_id, profile.cached())

@@ -6,80 +6,64 @@ transaction holds SQLite's one write lock, so their cost is what every other wri
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from .. import redis_store
-from ..exceptions import LeaderboardError, PointsOutOfRange, TotalOutOfRange
+from .. import redis_store, writes
+from ..exceptions import PointsOutOfRange, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
-from ..metrics import SCORE_WRITES
-from ..models import Board, PlaySession
-from . import write_server
-from .games import scoring_game
-from .group_commit import commit_now, run_write
-from .mirror import mirror_entry
+from ..models import PlaySession
+from ..writes import AfterCommit, Work
+from .games import ScoringGame, scoring_games
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordedScore:
+    """A committed score; `rank` is the player's rank once it is mirrored (None if Redis could not say)."""
+
     id: int
     points: int
     achieved_at: datetime
+    rank: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordScore(Work):
+    """A score on a board, by the board's slug."""
+
+    board: str
+    username: str
+    points: int
+
+    def apply(self, after: AfterCommit) -> RecordedScore:
+        return record(scoring_games.get(self.board), self.username, self.points, after=after)
 
 
 def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG) -> RecordedScore:
-    """The seed API's write: record a score on a board by its slug, committed with the others
-    that arrive with it (run_write keeps a failing one from taking the others with it)."""
-    board = scoring_game(slug=board_slug)
+    """The seed API's write: record a score on a board by its slug."""
+    check_points(scoring_games.get(board_slug), points)  # refused here, before anything is sent
+    return writes.commit(RecordScore(board_slug, username, points))
+
+
+def check_points(board: ScoringGame, points: int) -> None:
     if not board.rules.accepts(points):
-        raise PointsOutOfRange(points, board.min_points, board.max_points)
-    try:
-        written = write_server.send(board.slug, username, points)
-    except write_server.Refused:
-        written = None  # nothing was written: written here, it raises the refusal's own error
-    if written is None:
-        score = run_write(partial(_record, board, username, points, None))
-        SCORE_WRITES.labels("worker").inc()
-        return score
-    SCORE_WRITES.labels("write_server").inc()
-    return RecordedScore(written[0], points, written[1])
+        raise PointsOutOfRange(points, board.rules.min_score, board.rules.max_score)
 
 
-def write_submissions(submissions: list[tuple[str, str, int]]) -> list[RecordedScore | Exception]:
-    """The write server's work: workers' (board slug, username, points) submissions as one group;
-    each one's score once committed and mirrored, or the error that kept it from being written."""
-    outcomes: list[RecordedScore | Exception | None] = []
-    works = []
-    for board_slug, username, points in submissions:
-        try:
-            works.append(partial(_record, scoring_game(slug=board_slug), username, points, None))
-            outcomes.append(None)  # the group's, below
-        except LeaderboardError as error:  # no such board: refused, as in a worker
-            outcomes.append(error)
-    written = iter(commit_now(works))
-    return [next(written) if outcome is None else outcome for outcome in outcomes]
-
-
-def record_score(*, board: Board, username: str, points: int, session: PlaySession | None = None) -> RecordedScore:
-    """Store one submission and the entry it makes, in a savepoint of its own; mirror the entry
-    once committed."""
-    with transaction.atomic():
-        return _record(board, username, points, session)
-
-
-def _record(board: Board, username: str, points: int, session: PlaySession | None) -> RecordedScore:
-    """record_score's work, inside a transaction or savepoint the caller holds."""
-    if not board.rules.accepts(points):
-        raise PointsOutOfRange(points, board.min_points, board.max_points)
+def record(
+    board: ScoringGame, username: str, points: int, *, after: AfterCommit, session_id: str | None = None
+) -> RecordedScore:
+    """Store one submission and the entry it makes, inside the caller's transaction; the entry is
+    mirrored once it commits, and the score learns the player's rank then."""
+    check_points(board, points)
     now = timezone.now()
     with connection.cursor() as cursor:
         player_id = _locked_player_id(cursor, username, now)
-        score = _insert_score(cursor, board, player_id, points, now, session)
+        score = _insert_score(cursor, board, player_id, points, now, session_id)
         value, changed = _apply(cursor, board, player_id, score)
     encoded = redis_store.encode(board.rules.rank_value(value), score.id) if changed else None
-    transaction.on_commit(partial(mirror_entry, board, username, encoded, score.id), robust=True)
+    after.mirror(redis_store.MirroredEntry(board.slug, board.rules, username, encoded), score_id=score.id, ranked=score)
     return score
 
 
@@ -95,23 +79,21 @@ def _locked_player_id(cursor, username: str, now: datetime) -> int:
     return cursor.fetchone()[0]
 
 
-def _insert_score(
-    cursor, board: Board, player_id: int, points: int, now: datetime, session: PlaySession | None
-) -> RecordedScore:
+def _insert_score(cursor, board: ScoringGame, player_id: int, points: int, now: datetime, session_id) -> RecordedScore:
     cursor.execute(
         "INSERT INTO leaderboard_score (board_id, player_id, points, achieved_at, session_id) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        [board.id, player_id, points, connection.ops.adapt_datetimefield_value(now), _session_key(session)],
+        [board.id, player_id, points, connection.ops.adapt_datetimefield_value(now), _session_key(session_id)],
     )
     (score_id,) = cursor.fetchone()
     return RecordedScore(score_id, points, now)
 
 
-def _session_key(session: PlaySession | None):
-    return PlaySession._meta.pk.get_db_prep_value(session.pk, connection) if session else None
+def _session_key(session_id: str | None):
+    return PlaySession._meta.pk.get_db_prep_value(session_id, connection) if session_id else None
 
 
-def _apply(cursor, board: Board, player_id: int, score: RecordedScore) -> tuple[int, bool]:
+def _apply(cursor, board: ScoringGame, player_id: int, score: RecordedScore) -> tuple[int, bool]:
     """Move the player's entry as the board's operator says: (its value, whether it changed)."""
     cursor.execute(
         "SELECT id, value FROM leaderboard_boardentry WHERE board_id = %s AND player_id = %s" + _for_update(),
@@ -121,7 +103,7 @@ def _apply(cursor, board: Board, player_id: int, score: RecordedScore) -> tuple[
     current = row[1] if row else None
     value = board.rules.next_value(current, score.points)
     if not board.rules.accepts(value):
-        raise TotalOutOfRange(value, board.min_points, board.max_points)
+        raise TotalOutOfRange(value, board.rules.min_score, board.rules.max_score)
     updated_at = connection.ops.adapt_datetimefield_value(score.achieved_at)
     if row is None:
         # ON CONFLICT: a concurrent first score (PostgreSQL) made the entry meanwhile; apply again.

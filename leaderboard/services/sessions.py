@@ -1,15 +1,17 @@
 """Play sessions and their signed tokens, bound to one session, player and game."""
 
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core import signing
-from django.db import transaction
 from django.utils import timezone
 
+from .. import writes
 from ..exceptions import InvalidToken
 from ..models import Player, PlaySession
-from .games import game
+from ..writes import AfterCommit, Work
+from .games import game, scoring_games
 
 TOKEN_SALT = "speedrank.session-token"
 
@@ -21,18 +23,38 @@ class TokenClaims:
     game_id: str
 
 
-def start_session(*, player_id: str, game_id: str) -> tuple[PlaySession, str]:
-    """Open a session for the player (created on first sight) on the game; return it and its token."""
-    board = game(slug=game_id)
-    started = timezone.now()
-    with transaction.atomic():
-        player, _created = Player.objects.get_or_create(username=player_id)
-        session = PlaySession.objects.create(
-            board=board, player=player, started_at=started,
-            expires_at=started + timedelta(seconds=board.max_session_seconds),
-        )  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class StartedSession:
+    session_id: str
+    token: str
+    player_id: str
+    game_id: str
+    started_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenSession(Work):
+    player_id: str
+    game_id: str
+
+    def apply(self, after: AfterCommit) -> PlaySession:
+        board = game(slug=self.game_id)
+        player, _created = Player.objects.get_or_create(username=self.player_id)
+        started = timezone.now()
+        expires = started + timedelta(seconds=board.max_session_seconds)
+        return PlaySession.objects.create(
+            id=uuid.uuid4(), board=board, player=player, started_at=started, expires_at=expires
+        )
+
+
+def start_session(*, player_id: str, game_id: str) -> StartedSession:
+    """Open a session for the player (created on first sight) on the game, with its token."""
+    scoring_games.get(game_id)  # BoardNotFound here, before anything is sent
+    session = writes.commit(OpenSession(player_id, game_id))
     claims = {"s": str(session.id), "p": player_id, "g": game_id}
-    return session, signing.dumps(claims, salt=TOKEN_SALT, compress=True)
+    token = signing.dumps(claims, salt=TOKEN_SALT, compress=True)
+    return StartedSession(str(session.id), token, player_id, game_id, session.started_at, session.expires_at)
 
 
 def read_token(token: str | None) -> TokenClaims:
@@ -48,9 +70,10 @@ def read_token(token: str | None) -> TokenClaims:
 
 def open_session(claims: TokenClaims) -> PlaySession:
     """The token's session, locked for this transaction; InvalidToken if it is gone or expired."""
-    session = PlaySession.objects.select_for_update().select_related("board").filter(id=claims.session_id).first()
-    if session is None:
+    session = PlaySession.objects.select_for_update().select_related("board", "player").filter(id=claims.session_id)
+    found = session.first()
+    if found is None:
         raise InvalidToken("The session token is for no known session.")
-    if timezone.now() >= session.expires_at:
+    if timezone.now() >= found.expires_at:
         raise InvalidToken("The session has expired.")
-    return session
+    return found

@@ -1,110 +1,97 @@
-"""The v1 score submissions: through a play session (anti-cheat), or from a trusted server (idempotent)."""
+"""The v1 score submissions: through a play session (anti-cheat), or from a trusted server
+(idempotent with a key: a retry gets the first answer and writes nothing)."""
 
 import hashlib
 import logging
 import math
 from contextlib import suppress
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import orjson
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
-from .. import redis_store
+from .. import redis_store, writes
 from ..exceptions import (
+    BoardNotFound,
     BoardUnavailable,
     IdempotencyKeyReused,
-    PointsOutOfRange,
     ScoreExceedsSessionMaximum,
     SessionAlreadyScored,
     TokenMismatch,
 )
-from ..models import ApiKey, Board, IdempotencyRecord, PlaySession, Score
+from ..models import ApiKey, IdempotencyRecord, PlaySession, Score
 from ..timestamps import iso_utc
-from .games import scoring_game
-from .mirror import mirror_current_entry
-from .scores import RecordedScore, record_score
+from ..writes import AfterCommit, Work
+from .games import scoring_games
+from .scores import RecordedScore, check_points, record
 from .sessions import TokenClaims, open_session
 
 logger = logging.getLogger(__name__)
 
 
-def submit_session_score(*, claims: TokenClaims, player_id: str, game_id: str, session_id: str, score: int) -> dict:
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """An accepted v1 score; `rank` is the player's rank after it, None if the board could not be read."""
+
+    id: int
+    player_id: str
+    game_id: str
+    score: int
+    rank: int | None
+    submitted_at: datetime
+
+    def as_record(self) -> dict:
+        """As an idempotency record keeps it, to answer a retry alike."""
+        return {
+            "id": str(self.id), "player_id": self.player_id, "game_id": self.game_id, "score": self.score,
+            "rank": self.rank, "submitted_at": iso_utc(self.submitted_at),
+        }  # fmt: skip
+
+    @classmethod
+    def from_record(cls, kept: dict) -> "Submission":
+        submitted_at = datetime.fromisoformat(kept["submitted_at"].replace("Z", "+00:00"))
+        return cls(int(kept["id"]), kept["player_id"], kept["game_id"], kept["score"], kept["rank"], submitted_at)
+
+
+def _submission(score: RecordedScore, game_id: str, player_id: str) -> Submission:
+    return Submission(score.id, player_id, game_id, score.points, score.rank, score.achieved_at)
+
+
+# --- from a play session -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordSessionScore(Work):
+    claims: TokenClaims
+    score: int
+
+    def apply(self, after: AfterCommit) -> RecordedScore:
+        session = open_session(self.claims)
+        if Score.objects.filter(session=session).exists():
+            raise SessionAlreadyScored(session.id)
+        board = scoring_games.get(session.board.slug)
+        check_points(board, self.score)
+        _check_session_rate(session, self.score)
+        return record(board, self.claims.player_id, self.score, after=after, session_id=session.id)
+
+
+def submit_session_score(
+    *, claims: TokenClaims, player_id: str, game_id: str, session_id: str, score: int
+) -> Submission:
     """Record the one score of a play session, checked against the time the session has run."""
     if (claims.player_id, claims.game_id, claims.session_id) != (player_id, game_id, session_id):
         raise TokenMismatch("The body's player_id, game_id and session_id must match the token's.")
-    with transaction.atomic():
-        session = open_session(claims)
-        if Score.objects.filter(session=session).exists():
-            raise SessionAlreadyScored(session.id)
-        _check_session_rate(session, score)
-        try:
-            with transaction.atomic():
-                stored = record_score(board=session.board, username=player_id, points=score, session=session)
-        except IntegrityError:
-            raise SessionAlreadyScored(session.id) from None  # a concurrent submission won the race
-    return submission_body(stored, session.board, player_id)
-
-
-def submit_server_score(
-    *, api_key: ApiKey, player_id: str, game_id: str, score: int, idempotency_key: str | None
-) -> dict:
-    """Record a score from a trusted server; with an idempotency key, a retry gets the first answer."""
-    if not idempotency_key:
-        return _record_from_server(game_id, player_id, score)
-    request_hash = _request_hash(player_id, game_id, score)
     try:
-        return _record_once(api_key, idempotency_key, request_hash, game_id, player_id, score)
+        recorded = writes.commit(RecordSessionScore(claims, score))
     except IntegrityError:
-        # A concurrent request with the same key committed first: answer as it did.
-        return _replay(IdempotencyRecord.objects.get(api_key=api_key, key=idempotency_key), request_hash)
-
-
-def _record_once(api_key, key, request_hash, game_id, player_id, score) -> dict:
-    with transaction.atomic():
-        existing = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
-        if existing is not None:
-            return _replay(existing, request_hash)
-        body = _record_from_server(game_id, player_id, score, rank=False)
-        record = IdempotencyRecord.objects.create(
-            api_key=api_key, key=key, request_hash=request_hash, status_code=201, response=body
-        )
-    body["rank"] = _rank_after_write(game_id, player_id)
-    try:
-        IdempotencyRecord.objects.filter(pk=record.pk).update(response=body)
-    except DatabaseError as error:
-        # The score is committed and the answer stands; a replay reads the rank afresh.
-        logger.warning("could not store the rank of idempotent request %s: %s", key, error)
-    return body
-
-
-def _record_from_server(game_id: str, player_id: str, score: int, rank: bool = True) -> dict:
-    board = scoring_game(slug=game_id)
-    with transaction.atomic():
-        stored = record_score(board=board, username=player_id, points=score)
-    return submission_body(stored, board, player_id, rank=rank)
-
-
-def _replay(record: IdempotencyRecord, request_hash: str) -> dict:
-    if record.request_hash != request_hash:
-        raise IdempotencyKeyReused(record.key)
-    body = dict(record.response)
-    if body["rank"] is None:
-        # Replayed before the first answer stored its rank, perhaps before its mirror ran.
-        with suppress(BoardUnavailable):
-            mirror_current_entry(score_id=int(body["id"]))
-        body["rank"] = _rank_after_write(body["game_id"], body["player_id"])
-    return body
-
-
-def _request_hash(player_id: str, game_id: str, score: int) -> str:
-    canonical = orjson.dumps({"player_id": player_id, "game_id": game_id, "score": score}, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+        raise SessionAlreadyScored(session_id) from None  # a concurrent submission won the race
+    return _submission(recorded, game_id, player_id)
 
 
 def _check_session_rate(session: PlaySession, score: int) -> None:
     board = session.board
-    if not board.rules.accepts(score):
-        raise PointsOutOfRange(score, board.min_points, board.max_points)
     if board.max_points_per_second is None:
         return
     elapsed = (timezone.now() - session.started_at).total_seconds()
@@ -126,21 +113,98 @@ def _check_session_rate(session: PlaySession, score: int) -> None:
         raise ScoreExceedsSessionMaximum(numbers)
 
 
-def submission_body(stored: RecordedScore, board: Board, player_id: str, *, rank: bool = True) -> dict:
-    return {
-        "id": str(stored.id),
-        "player_id": player_id,
-        "game_id": board.slug,
-        "score": stored.points,
-        "rank": _rank_after_write(board.slug, player_id) if rank else None,
-        "submitted_at": iso_utc(stored.achieved_at),
-    }
+# --- from a trusted server ----------------------------------------------------------------------
 
 
-def _rank_after_write(game_id: str, player_id: str) -> int | None:
-    # Read after the commit, and so after the mirror: the player sees their own write.
+@dataclass(frozen=True)
+class RecordServerScore(Work):
+    """A server's score; with an idempotency key, recorded once per key: the first answer is kept
+    beside the score, in the same transaction, and a retry gets it back instead of a second score."""
+
+    game_id: str
+    player_id: str
+    score: int
+    api_key_id: int
+    idempotency_key: str | None = None
+    request_hash: str = ""
+
+    def apply(self, after: AfterCommit) -> RecordedScore | IdempotencyRecord:
+        if self.idempotency_key:
+            kept = IdempotencyRecord.objects.filter(api_key_id=self.api_key_id, key=self.idempotency_key).first()
+            if kept is not None:
+                return kept
+        recorded = record(scoring_games.get(self.game_id), self.player_id, self.score, after=after)
+        if self.idempotency_key:
+            IdempotencyRecord.objects.create(
+                api_key_id=self.api_key_id, key=self.idempotency_key, request_hash=self.request_hash, status_code=201,
+                response=_submission(recorded, self.game_id, self.player_id).as_record(),
+            )  # fmt: skip
+        return recorded
+
+
+@dataclass(frozen=True)
+class KeepRank(Work):
+    """The rank of a kept first answer, known only once its score was mirrored."""
+
+    api_key_id: int
+    idempotency_key: str
+    rank: int
+
+    def apply(self, after: AfterCommit) -> None:
+        kept = IdempotencyRecord.objects.select_for_update().get(api_key_id=self.api_key_id, key=self.idempotency_key)
+        kept.response = {**kept.response, "rank": self.rank}
+        kept.save(update_fields=["response"])
+
+
+def submit_server_score(
+    *, api_key: ApiKey, player_id: str, game_id: str, score: int, idempotency_key: str | None
+) -> Submission:
+    """Record a score from a trusted server; with an idempotency key, a retry gets the first answer."""
+    check_points(scoring_games.get(game_id), score)  # refused here, before anything is sent
+    request_hash = _request_hash(player_id, game_id, score) if idempotency_key else ""
+    work = RecordServerScore(game_id, player_id, score, api_key.id, idempotency_key, request_hash)
     try:
-        found = redis_store.rank_for(game_id, player_id)
-    except BoardUnavailable:
+        outcome = writes.commit(work)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # A concurrent request with the same key committed first (PostgreSQL): answer as it did.
+        outcome = IdempotencyRecord.objects.get(api_key=api_key, key=idempotency_key)
+    if isinstance(outcome, IdempotencyRecord):
+        return _replay(outcome, request_hash)
+    if idempotency_key and outcome.rank is not None:
+        _keep_rank(KeepRank(api_key.id, idempotency_key, outcome.rank))
+    return _submission(outcome, game_id, player_id)
+
+
+def _keep_rank(work: KeepRank) -> None:
+    # The score is committed and the answer stands; without its rank, a retry reads it afresh.
+    try:
+        writes.commit(work)
+    except Exception as error:  # noqa: BLE001
+        logger.warning("could not keep the rank of idempotent request %s: %s", work.idempotency_key, error)
+
+
+def _replay(kept: IdempotencyRecord, request_hash: str) -> Submission:
+    if kept.request_hash != request_hash:
+        raise IdempotencyKeyReused(kept.key)
+    submission = Submission.from_record(kept.response)
+    if submission.rank is not None:
+        return submission
+    # Replayed before the first answer kept its rank, perhaps before its mirror ran.
+    with suppress(BoardUnavailable):
+        writes.write_current_entries([submission.id])
+    return replace(submission, rank=_rank_now(submission.game_id, submission.player_id))
+
+
+def _rank_now(game_id: str, player_id: str) -> int | None:
+    try:
+        _rules, _total, found = redis_store.around(game_id, player_id, 0)
+    except (BoardUnavailable, BoardNotFound):
         return None
-    return found[0] if found else None
+    return found[0] + 1 if found else None
+
+
+def _request_hash(player_id: str, game_id: str, score: int) -> str:
+    canonical = orjson.dumps({"player_id": player_id, "game_id": game_id, "score": score}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()

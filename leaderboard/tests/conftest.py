@@ -20,11 +20,10 @@ from django.test import override_settings
 from pytest_redis import factories
 from rest_framework.test import APIClient
 
-from leaderboard import redis_store
+from leaderboard import redis_store, services, writes
 from leaderboard.limits import DEFAULT_BOARD_NAME, DEFAULT_BOARD_SLUG, POINTS_MAX
 from leaderboard.models import Board
-from leaderboard.services import mirror
-from leaderboard.services.games import forget_scoring_games
+from leaderboard.rules import BoardRules
 
 redis_server = factories.redis_proc(port=None)
 
@@ -40,11 +39,15 @@ def _use_test_redis(redis_url):
         yield
 
 
+DEFAULT_RULES = BoardRules("desc", "best", 0, POINTS_MAX)
+
+
 @pytest.fixture(autouse=True)
 def _empty_redis(_use_test_redis):
-    """An empty Redis in which the default board counts as built (as after its first rebuild)."""
+    """An empty Redis in which the default board and its rules are published and the board counts
+    as built (as after its first rebuild)."""
     redis_store.client().flushdb()
-    redis_store.mark_built(DEFAULT_BOARD_SLUG)
+    redis_store.publish_rules(DEFAULT_BOARD_SLUG, DEFAULT_RULES, new=True)
     redis_store.record_boards_built_in(redis_store.server_run_id())
     yield
 
@@ -52,7 +55,7 @@ def _empty_redis(_use_test_redis):
 @pytest.fixture(autouse=True)
 def _games_looked_up_afresh():
     """Each test's database has its own games, under the same slugs."""
-    forget_scoring_games()
+    services.scoring_games.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +63,7 @@ def _catch_up_finishes(django_db_blocker):
     """A catch-up thread a test started finishes before the next test, with the database reachable."""
     yield
     with django_db_blocker.unblock():
-        wait_until(lambda: not mirror.catch_up_running(), timeout=10)
+        wait_until(lambda: not writes.process_boundary.catch_up.running, timeout=10)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from leaderboard import services
 from leaderboard.models import Score
+from leaderboard.services.profiles import GameEntry
 
 from .conftest import LiveServer
 
@@ -47,8 +48,9 @@ def game(default_board):
 
 
 def test_concurrent_submissions_on_one_session_score_exactly_once(running_server, game):
-    session, token = services.start_session(player_id="amy", game_id="chess")
-    body = {"player_id": "amy", "game_id": "chess", "session_id": str(session.id), "score": 10}
+    started = services.start_session(player_id="amy", game_id="chess")
+    token = started.token
+    body = {"player_id": "amy", "game_id": "chess", "session_id": started.session_id, "score": 10}
 
     answers = all_at_once(
         16, lambda: post(f"{running_server.url}/v1/scores", body, {"Authorization": f"Bearer {token}"})
@@ -57,7 +59,7 @@ def test_concurrent_submissions_on_one_session_score_exactly_once(running_server
     statuses = sorted(status for status, _, _ in answers)
     assert statuses == [201] + [409] * 15
     assert {body["error"] for status, _, body in answers if status == 409} == {"session_already_scored"}
-    assert Score.objects.filter(session=session).count() == 1
+    assert Score.objects.filter(session_id=started.session_id).count() == 1
 
 
 def test_concurrent_retries_with_one_idempotency_key_write_once_and_answer_alike(running_server, game):
@@ -72,9 +74,7 @@ def test_concurrent_retries_with_one_idempotency_key_write_once_and_answer_alike
     assert Score.objects.filter(board=game).count() == 1
     status, _, again = post(f"{running_server.url}/v1/scores", body, headers)
     assert (status, again) == (201, answers[0][2])
-    assert services.player_profile(player_id="amy")["games"] == [
-        {"game_id": "chess", "score": 5, "rank": 1, "submissions": 1}
-    ]
+    assert services.player_profile(player_id="amy").games == [GameEntry("chess", 5, 1, 1)]
 
 
 def test_rate_limits_hold_across_worker_processes(default_board, game, redis_url, tmp_path):

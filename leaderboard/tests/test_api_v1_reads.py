@@ -8,42 +8,18 @@ import pytest
 from leaderboard import redis_store, services
 from leaderboard.models import Board, Player
 
+from .factories import make_game, play
+
 pytestmark = pytest.mark.django_db
 
 GAME = "chess_blitz"
 
 
 @pytest.fixture
-def make_game(django_capture_on_commit_callbacks):
-    """Create a game and publish its rules to Redis, as the commit of a real request would."""
-
-    def create(slug: str = GAME, *, order: str = "desc", operator: str = "best", min_score: int = 0) -> Board:
-        with django_capture_on_commit_callbacks(execute=True):
-            return services.create_game(
-                slug=slug, name="Game", order=order, operator=operator, min_score=min_score,
-                max_score=min_score + 1_000_000, max_points_per_second=None, max_session_seconds=600,
-            )  # fmt: skip
-
-    return create
-
-
-@pytest.fixture
-def play(django_capture_on_commit_callbacks):
-    """Record scores and mirror each one to Redis after its commit."""
-
-    def record(board: Board, *scores: tuple[str, int]) -> None:
-        for player_id, score in scores:
-            with django_capture_on_commit_callbacks(execute=True):
-                services.record_score(board=board, username=player_id, points=score)
-
-    return record
-
-
-@pytest.fixture
-def ten(make_game, play) -> Board:
+def ten() -> Board:
     """p1 .. p10 with 1000 .. 100 points: p1 first, p10 last."""
-    board = make_game()
-    play(board, *((f"p{n}", 1100 - n * 100) for n in range(1, 11)))
+    board = make_game(GAME)
+    play(board.slug, *((f"p{n}", 1100 - n * 100) for n in range(1, 11)))
     return board
 
 
@@ -122,9 +98,9 @@ def test_every_read_of_an_unknown_game_is_404_game_not_found(api, path, query):
     assert response.json() == error("game_not_found", "No board named 'nope'.")
 
 
-def test_an_asc_board_shows_the_lowest_score_first_with_real_scores(api, make_game, play):
+def test_an_asc_board_shows_the_lowest_score_first_with_real_scores(api):
     board = make_game("speedrun", order="asc")
-    play(board, ("amy", 5000), ("bob", 3000), ("cat", 7000), ("amy", 4000))
+    play(board.slug, ("amy", 5000), ("bob", 3000), ("cat", 7000), ("amy", 4000))
 
     response = api.get("/v1/leaderboard", {"game_id": "speedrun"})
 
@@ -136,9 +112,9 @@ def test_an_asc_board_shows_the_lowest_score_first_with_real_scores(api, make_ga
     assert response.json() == {"game_id": "speedrun", "entries": entries, "total_players": 3}
 
 
-def test_a_board_with_negative_scores_reads_them_back(api, make_game, play):
+def test_a_board_with_negative_scores_reads_them_back(api):
     board = make_game("golf", min_score=-500)
-    play(board, ("amy", -120), ("bob", 40))
+    play(board.slug, ("amy", -120), ("bob", 40))
 
     response = api.get("/v1/leaderboard", {"game_id": "golf"})
 
@@ -146,11 +122,11 @@ def test_a_board_with_negative_scores_reads_them_back(api, make_game, play):
     assert response.json() == {"game_id": "golf", "entries": entries, "total_players": 2}
 
 
-def test_after_redis_lost_its_data_reads_wait_for_the_rebuild_instead_of_showing_a_partial_board(api, make_game, play):
-    board = make_game()
-    play(board, ("amy", 300))
+def test_after_redis_lost_its_data_reads_wait_for_the_rebuild_instead_of_showing_a_partial_board(api):
+    board = make_game(GAME)
+    play(board.slug, ("amy", 300))
     redis_store.client().flushdb()  # a Redis restart without persistence
-    play(board, ("bob", 500))  # mirrored into the emptied board
+    play(board.slug, ("bob", 500))  # mirrored into the emptied board
 
     partial = api.get("/v1/leaderboard", {"game_id": GAME})
     services.rebuild_all_boards()  # what the catch-up round that the read scheduled does
@@ -199,9 +175,9 @@ def test_near_the_bottom_fewer_entries_show_below(api, ten):
     }
 
 
-def test_percentiles_are_rounded_to_two_places(api, make_game, play):
-    board = make_game()
-    play(board, ("a", 3), ("b", 2), ("c", 1))
+def test_percentiles_are_rounded_to_two_places(api):
+    board = make_game(GAME)
+    play(board.slug, ("a", 3), ("b", 2), ("c", 1))
 
     response = api.get("/v1/leaderboard/rank", {"game_id": GAME, "player_id": "b", "context": 0})
 
@@ -237,9 +213,9 @@ def test_the_rank_of_a_player_without_a_score_is_404_player_not_ranked(api, ten)
     assert response.json() == error("player_not_ranked", "'ghost' has no score on this board.")
 
 
-def test_an_asc_board_ranks_and_decodes_the_fastest_time_first(api, make_game, play):
+def test_an_asc_board_ranks_and_decodes_the_fastest_time_first(api):
     board = make_game("speedrun", order="asc")
-    play(board, ("amy", 5000), ("bob", 3000), ("cat", 7000))
+    play(board.slug, ("amy", 5000), ("bob", 3000), ("cat", 7000))
 
     response = api.get("/v1/leaderboard/rank", {"game_id": "speedrun", "player_id": "amy", "context": 1})
 
@@ -305,9 +281,9 @@ def test_unknown_query_parameters_are_400_naming_them(api, ten):
     assert response.json() == error("invalid_request", {"limit": ["unknown query parameter"]})
 
 
-def test_the_players_view_decodes_an_asc_board(api, make_game, play):
+def test_the_players_view_decodes_an_asc_board(api):
     board = make_game("speedrun", order="asc")
-    play(board, ("amy", 5000), ("bob", 3000))
+    play(board.slug, ("amy", 5000), ("bob", 3000))
 
     response = api.get("/v1/leaderboard/players", {"game_id": "speedrun", "player_ids": "amy,bob"})
 
@@ -362,10 +338,10 @@ def created_at(player_id: str) -> str:
 
 
 @pytest.fixture
-def two_games(make_game, play) -> tuple[Board, Board]:
-    chess, speedrun = make_game(), make_game("speedrun", order="asc")
-    play(chess, ("amy", 300), ("bob", 500), ("amy", 200))
-    play(speedrun, ("amy", 4000))
+def two_games() -> tuple[Board, Board]:
+    chess, speedrun = make_game(GAME), make_game("speedrun", order="asc")
+    play(chess.slug, ("amy", 300), ("bob", 500), ("amy", 200))
+    play(speedrun.slug, ("amy", 4000))
     return chess, speedrun
 
 
@@ -399,11 +375,11 @@ def test_a_second_read_of_a_profile_is_served_from_redis_without_sql(api, two_ga
     assert second.json() == first
 
 
-def test_a_profile_shows_the_new_score_once_the_player_scores_again(api, two_games, play):
+def test_a_profile_shows_the_new_score_once_the_player_scores_again(api, two_games):
     chess, _speedrun = two_games
     api.get("/v1/players/amy")
 
-    play(chess, ("amy", 900))
+    play(chess.slug, ("amy", 900))
 
     assert api.get("/v1/players/amy").json()["games"][0] == {"game_id": GAME, "score": 900, "rank": 1, "submissions": 3}
 
@@ -455,7 +431,7 @@ def test_a_wrong_method_is_405_method_not_allowed(api, method, path):
 
 
 def test_a_read_after_redis_lost_a_games_rules_is_503_then_the_rules_are_back(api, ten):
-    redis_store.client().delete(redis_store.board_config_key(ten.slug))
+    redis_store.client().delete(redis_store.rules_key(ten.slug))
 
     lost = api.get("/v1/leaderboard", {"game_id": ten.slug, "top": 1})
     again = api.get("/v1/leaderboard", {"game_id": ten.slug, "top": 1})

@@ -10,26 +10,21 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from leaderboard import redis_store, services
+from leaderboard import services
 from leaderboard.models import Board, BoardEntry, Player, PlaySession, Score
 from leaderboard.services.sessions import TokenClaims
+
+from .boards import rank_and_score
+from .factories import make_game
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GAME = "chess_blitz"
 
 
-def make_game(slug: str = GAME, **rules) -> Board:
-    settings = {
-        "name": "Chess Blitz", "order": "desc", "operator": "best", "min_score": 0, "max_score": 1_000_000,
-        "max_points_per_second": None, "max_session_seconds": 600, **rules,
-    }  # fmt: skip
-    return services.create_game(slug=slug, **settings)
-
-
 @pytest.fixture
 def game() -> Board:
-    return make_game()
+    return make_game(GAME, max_session_seconds=600)
 
 
 @pytest.fixture
@@ -146,14 +141,14 @@ def test_a_session_without_player_or_game_is_400(api, game):
 
 
 def test_a_session_score_answers_201_with_the_rank_after_the_write(start, submit, game):
-    services.record_score(board=game, username="leader", points=2000)
+    services.submit_score(username="leader", points=2000, board_slug=game.slug)
     session = start()
 
     response = submit(session, 1847)
 
     assert response.status_code == 201
     assert response.json() == submission("plr_42", 1847, rank=2)
-    assert redis_store.rank_for(GAME, "plr_42") == (2, 1847)
+    assert rank_and_score("plr_42", GAME) == (2, 1847)
 
 
 def test_a_second_score_on_one_session_is_409_and_not_stored(start, submit, game):
@@ -165,11 +160,11 @@ def test_a_second_score_on_one_session_is_409_and_not_stored(start, submit, game
     assert response.status_code == 409
     assert response.json() == error("session_already_scored", f"Session {session['session_id']} already has its score.")
     assert list(Score.objects.values_list("points", flat=True)) == [100]
-    assert redis_store.rank_for(GAME, "plr_42") == (1, 100)
+    assert rank_and_score("plr_42", GAME) == (1, 100)
 
 
 def test_a_score_beyond_what_the_session_allows_is_422_with_the_numbers_and_logged(start, submit, caplog):
-    make_game(max_points_per_second=2)
+    make_game(GAME, max_points_per_second=2)
     session = start()
     age(session, 30)
 
@@ -179,7 +174,7 @@ def test_a_score_beyond_what_the_session_allows_is_422_with_the_numbers_and_logg
     numbers = "session_duration=30s max_rate=2pts/s max_possible=60 submitted=99999"
     assert response.status_code == 422
     assert response.json() == error("score_exceeds_session_maximum", numbers)
-    assert redis_store.rank_for(GAME, "plr_42") is None
+    assert rank_and_score("plr_42", GAME) is None
     assert Score.objects.count() == 0
     [record] = [r for r in caplog.records if r.name == "leaderboard.services.submissions"]
     assert numbers in record.getMessage()
@@ -193,7 +188,7 @@ def test_a_score_beyond_what_the_session_allows_is_422_with_the_numbers_and_logg
 
 
 def test_a_score_of_exactly_the_session_maximum_is_accepted(start, submit):
-    make_game(max_points_per_second=2)
+    make_game(GAME, max_points_per_second=2)
     session = start()
     age(session, 30)
 
@@ -204,7 +199,7 @@ def test_a_score_of_exactly_the_session_maximum_is_accepted(start, submit):
 
 
 def test_a_rejected_score_leaves_the_session_open_for_an_honest_one(start, submit):
-    make_game(max_points_per_second=2)
+    make_game(GAME, max_points_per_second=2)
     session = start()
     age(session, 30)
     submit(session, 61)
@@ -274,7 +269,7 @@ def test_a_body_that_disagrees_with_its_token_is_403_token_mismatch(start, submi
 
 @pytest.mark.parametrize("score", [-1, 1001])
 def test_a_session_score_outside_the_games_range_is_400(start, submit, score):
-    make_game(max_score=1000)
+    make_game(GAME, max_score=1000)
     session = start()
 
     response = submit(session, score)
@@ -322,7 +317,7 @@ def test_a_server_key_submits_without_a_session(send, game):
 
 @pytest.mark.parametrize("score", [-1, 1001])
 def test_a_server_score_outside_the_games_range_is_400(send, score):
-    make_game(max_score=1000)
+    make_game(GAME, max_score=1000)
 
     response = send("amy", score)
 
@@ -387,7 +382,7 @@ def test_an_idempotency_key_belongs_to_the_server_key_that_used_it(send, game):
 
 
 def test_replays_count_once_on_an_increment_board(send, api):
-    make_game(operator="increment")
+    make_game(GAME, operator="increment")
     send("amy", 5, key="kill-1")
     send("amy", 5, key="kill-1")
     send("amy", 3, key="kill-2")
@@ -401,7 +396,7 @@ def test_replays_count_once_on_an_increment_board(send, api):
 
 
 def test_server_scores_without_an_idempotency_key_all_count(send):
-    make_game(operator="increment")
+    make_game(GAME, operator="increment")
     send("amy", 5)
 
     send("amy", 5)
@@ -410,7 +405,7 @@ def test_server_scores_without_an_idempotency_key_all_count(send):
 
 
 def test_an_increment_that_would_leave_the_games_range_is_422_and_keeps_the_total(send):
-    make_game(operator="increment", max_score=10)
+    make_game(GAME, operator="increment", max_score=10)
     send("amy", 6)
 
     response = send("amy", 6)
@@ -418,7 +413,7 @@ def test_an_increment_that_would_leave_the_games_range_is_422_and_keeps_the_tota
     assert response.status_code == 422
     assert response.json() == error("total_out_of_range", "This score would make the total 12, outside 0..10.")
     assert BoardEntry.objects.get().value == 6
-    assert redis_store.rank_for(GAME, "amy") == (1, 6)
+    assert rank_and_score("amy", GAME) == (1, 6)
 
 
 # --- rate limits -----------------------------------------------------------------------------

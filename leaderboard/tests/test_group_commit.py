@@ -4,23 +4,48 @@ import fcntl
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 
-from leaderboard import selectors, services
+from leaderboard import services, writes
 from leaderboard.exceptions import TotalOutOfRange
 from leaderboard.models import BoardEntry, PendingMirror, Player, Score
-from leaderboard.services import group_commit
-from leaderboard.services.group_commit import run_write
+from leaderboard.services.scores import RecordScore
+from leaderboard.writes import Work
 
+from .boards import standing, top
 from .conftest import wait_until
+from .factories import make_game
 
 # Grouping happens only for callers outside a transaction, so no test here runs inside one.
 pytestmark = pytest.mark.django_db(transaction=True)
 # Writes are grouped on SQLite only; on PostgreSQL every caller writes in its own transaction.
 grouped_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="writes are grouped on SQLite only")
+
+
+@dataclass(frozen=True)
+class Call(Work):
+    """A test's own write: whatever the function does, in the boundary's transaction."""
+
+    function: object
+
+    def apply(self, after):
+        return self.function()
+
+
+@dataclass(frozen=True)
+class CreatePlayer(Work):
+    username: str
+
+    def apply(self, after):
+        return Player.objects.create(username=self.username).username
+
+
+def run_write(function):
+    return writes.commit(Call(function))
 
 
 def in_own_thread(function):
@@ -44,14 +69,14 @@ def one_group(pool: ThreadPoolExecutor, calls) -> list[Future]:
     futures = []
     for queued, call in enumerate(calls, start=1):
         futures.append(pool.submit(in_own_thread(call)))
-        wait_until(lambda queued=queued: group_commit._queue.qsize() == queued, timeout=10)
+        wait_until(lambda queued=queued: writes.process_boundary.committer.queued == queued, timeout=10)
     release.set()
     assert held.result(timeout=10) is True
     return futures
 
 
 def create_player(username: str):
-    return lambda: run_write(lambda: Player.objects.create(username=username).username)
+    return lambda: writes.commit(CreatePlayer(username))
 
 
 def outcome(future: Future):
@@ -67,7 +92,7 @@ def test_concurrent_submissions_are_stored_and_mirrored_before_their_callers_ret
     def submit(submission):
         username, points = submission
         services.submit_score(username=username, points=points)
-        return selectors.rank_for(username=username).points >= points
+        return standing(username).score >= points
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         mirrored = list(pool.map(in_own_thread(submit), submissions))
@@ -76,7 +101,7 @@ def test_concurrent_submissions_are_stored_and_mirrored_before_their_callers_ret
     assert mirrored == [True] * 40
     assert sorted(Score.objects.values_list("player__username", "points")) == sorted(submissions)
     assert dict(BoardEntry.objects.values_list("player__username", "value")) == best
-    assert [(p.username, p.points) for p in selectors.top_players()] == sorted(best.items(), key=lambda b: -b[1])
+    assert top() == sorted(best.items(), key=lambda b: -b[1])
 
 
 @grouped_only
@@ -113,10 +138,7 @@ def test_writes_queued_together_commit_in_one_transaction():
 @grouped_only
 def test_a_refused_submission_raises_in_its_caller_and_the_rest_of_its_group_commits():
     # A running total is checked against the range only in the write, in the group.
-    services.create_game(
-        slug="totals", name="Totals", order="desc", operator="increment",
-        min_score=0, max_score=50, max_points_per_second=None, max_session_seconds=60,
-    )  # fmt: skip
+    make_game("totals", operator="increment", max_score=50)
     services.submit_score(username="bob", points=40, board_slug="totals")
 
     def submit(username, points):
@@ -129,8 +151,7 @@ def test_a_refused_submission_raises_in_its_caller_and_the_rest_of_its_group_com
     assert outcomes == [10, TotalOutOfRange, 30]
     assert sorted(Score.objects.values_list("player__username", "points")) == [("amy", 10), ("bob", 40), ("cat", 30)]
     assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "bob", "cat"]
-    top = selectors.top_players(board="totals")
-    assert [(p.username, p.points) for p in top] == [("bob", 40), ("cat", 30), ("amy", 10)]
+    assert top("totals") == [("bob", 40), ("cat", 30), ("amy", 10)]
 
 
 @grouped_only
@@ -167,7 +188,7 @@ def test_with_groups_of_one_each_caller_writes_in_its_own_thread(default_board, 
 
     assert inline == [True] * 4
     assert Score.objects.count() == 4
-    assert [(p.username, p.points) for p in selectors.top_players()] == [("amy", 30), ("bob", 20), ("cat", 5)]
+    assert top() == [("amy", 30), ("bob", 20), ("cat", 5)]
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="INSERT OR ROLLBACK is SQLite's")
@@ -229,18 +250,13 @@ def test_a_write_turn_held_elsewhere_past_the_busy_timeout_is_refused_as_a_locke
 def test_a_group_committed_at_once_answers_each_write_and_a_failing_one_fails_alone(default_board):
     Player.objects.create(username="taken")
 
-    written = group_commit.commit_now(
-        [
-            lambda: services.record_score(board=default_board, username="amy", points=5).points,
-            lambda: Player.objects.create(username="taken"),
-        ]
-    )
+    written = writes.process_boundary.commit_now([RecordScore("default", "amy", 5), CreatePlayer("taken")])
 
-    assert written[0] == 5
+    assert (written[0].points, written[0].rank) == (5, 1)  # mirrored, its rank read, before it is answered
     assert isinstance(written[1], IntegrityError)
     assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "taken"]
-    assert selectors.rank_for(username="amy").points == 5  # mirrored before its future is done
-    assert group_commit.commit_now([]) == []
+    assert standing("amy").score == 5
+    assert writes.process_boundary.commit_now([]) == []
 
 
 @grouped_only
@@ -249,7 +265,7 @@ def test_a_group_committed_at_once_gives_up_on_a_turn_held_elsewhere_past_the_bu
     with open(f"{connection.settings_dict['NAME']}.write-lock", "a") as turn:
         fcntl.flock(turn, fcntl.LOCK_EX)
         try:
-            (written,) = group_commit.commit_now([lambda: Player.objects.create(username="amy")])
+            (written,) = writes.process_boundary.commit_now([CreatePlayer("amy")])
         finally:
             fcntl.flock(turn, fcntl.LOCK_UN)
 
@@ -259,13 +275,10 @@ def test_a_group_committed_at_once_gives_up_on_a_turn_held_elsewhere_past_the_bu
 
 @grouped_only
 def test_while_the_process_catches_up_a_group_queues_its_mirrors_without_waiting_on_redis(default_board, hung_redis):
-    def record(username):
-        return lambda: services.record_score(board=default_board, username=username, points=1).id
-
-    (first,) = group_commit.commit_now([record("amy")])  # waits out Redis's timeout, then queues
+    (first,) = writes.process_boundary.commit_now([RecordScore("default", "amy", 1)])  # waits out Redis, then queues
     started = time.monotonic()
-    (second,) = group_commit.commit_now([record("bob")])
+    (second,) = writes.process_boundary.commit_now([RecordScore("default", "bob", 1)])
     waited = time.monotonic() - started
 
     assert waited < settings.REDIS_SOCKET_TIMEOUT
-    assert sorted(PendingMirror.objects.values_list("score_id", flat=True)) == [first, second]
+    assert sorted(PendingMirror.objects.values_list("score_id", flat=True)) == [first.id, second.id]

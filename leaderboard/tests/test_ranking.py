@@ -7,6 +7,8 @@ import pytest
 from leaderboard import selectors, services
 from leaderboard.exceptions import PlayerNotRanked
 
+from .boards import standing
+
 pytestmark = pytest.mark.django_db
 
 
@@ -20,7 +22,8 @@ def score(django_capture_on_commit_callbacks):
 
 
 def standings() -> list[tuple[int, str, int]]:
-    return [(p.rank, p.username, p.points) for p in selectors.top_players(count=100)]
+    page = selectors.leaderboard_page(game_id="default", top=100, offset=0)
+    return [(s.rank, s.player_id, s.score) for s in page.standings]
 
 
 def test_higher_points_rank_higher_with_unique_1_based_ranks(score):
@@ -35,14 +38,14 @@ def test_a_later_lower_score_never_lowers_the_best(score):
     score("amy", 500)
     score("amy", 100)
 
-    assert selectors.rank_for(username="amy").points == 500
+    assert standing("amy").score == 500
 
 
 def test_a_later_higher_score_raises_the_best(score):
     score("amy", 100)
     score("amy", 500)
 
-    assert selectors.rank_for(username="amy").points == 500
+    assert standing("amy").score == 500
 
 
 def test_at_equal_points_whoever_reached_them_first_ranks_higher(score):
@@ -75,14 +78,14 @@ def test_my_rank_agrees_with_top_players_for_every_player(score):
     for _ in range(200):
         score(f"p{rng.randrange(40)}", rng.randrange(0, 50))  # many ties
 
-    top = selectors.top_players(count=40)
-    assert [p.rank for p in top] == list(range(1, len(top) + 1))
+    top = selectors.leaderboard_page(game_id="default", top=40, offset=0).standings
+    assert [s.rank for s in top] == list(range(1, len(top) + 1))
     for player in top:
-        assert selectors.rank_for(username=player.username) == player
+        assert standing(player.player_id) == player
 
 
 def test_an_unranked_player_is_reported_as_such(score):
     score("amy", 1)
 
     with pytest.raises(PlayerNotRanked):
-        selectors.rank_for(username="bob")
+        selectors.neighbourhood(game_id="default", player_id="bob", context=0)

@@ -5,14 +5,27 @@ import pytest
 from leaderboard import redis_store
 from leaderboard.exceptions import RebuildInProgress
 from leaderboard.limits import ENCODABLE_POINTS_MAX, POINTS_MAX, SEQUENCE_LIMIT
+from leaderboard.redis_store import MirroredEntry
+from leaderboard.rules import BoardRules
+
+from .boards import rank_and_score
 
 LAST_SEQUENCE = SEQUENCE_LIMIT - 1
+
+
+RULES = BoardRules("desc", "best", 0, ENCODABLE_POINTS_MAX)
 
 
 @pytest.fixture(autouse=True)
 def _boards_built():
     for board in ("b", "exact", "other"):
-        redis_store.mark_built(board)
+        redis_store.publish_rules(board, RULES, new=True)
+
+
+def top(board: str) -> list[tuple[str, int]]:
+    """(member, rank value) of the board's best ten."""
+    _rules, _total, rows = redis_store.page(board, 0, 10)
+    return rows
 
 
 @pytest.mark.parametrize("points", [0, 1, POINTS_MAX, ENCODABLE_POINTS_MAX])
@@ -55,7 +68,7 @@ def test_replaying_the_same_state_changes_nothing():
     redis_store.set_entry("b", "p", redis_store.encode(500, 10))
     redis_store.set_entry("b", "p", redis_store.encode(500, 10))
 
-    assert redis_store.rank_for("b", "p") == (1, 500)
+    assert rank_and_score("p", "b") == (1, 500)
 
 
 def test_swap_in_replaces_the_live_board_and_releases_the_rebuild():
@@ -65,7 +78,7 @@ def test_swap_in_replaces_the_live_board_and_releases_the_rebuild():
 
     redis_store.swap_in("b")
 
-    assert redis_store.top("b", 10) == [("new", 2)]
+    assert top("b") == [("new", 2)]
     assert redis_store.client().exists(redis_store.rebuild_key("b"), redis_store.rebuild_lock_key("b")) == 0
     assert redis_store.client().ttl(redis_store.board_key("b")) == -1
 
@@ -88,7 +101,7 @@ def test_writes_during_a_rebuild_reach_the_rebuilt_board():
 
     redis_store.swap_in("b")
 
-    assert redis_store.top("b", 10) == [("amy", 9), ("bob", 7)]
+    assert top("b") == [("amy", 9), ("bob", 7)]
 
 
 def test_only_one_rebuild_of_a_board_runs_at_a_time():
@@ -122,12 +135,50 @@ def test_a_late_mirror_of_an_older_state_during_a_rebuild_does_not_win_the_swap(
 
 
 def test_a_batch_of_submissions_lands_even_after_redis_lost_its_scripts():
-    rules = {"order": "desc", "operator": "best"}
-    redis_store.record_submissions([("b", rules, "amy", redis_store.encode(70, 1))])
+    redis_store.mirror([MirroredEntry("b", RULES, "amy", redis_store.encode(70, 1))])
     redis_store.client().script_flush()  # as a restarted Redis forgets them
 
-    redis_store.record_submissions(
-        [("b", rules, "amy", redis_store.encode(90, 2)), ("b", rules, "bob", redis_store.encode(80, 3))]
+    ranks = redis_store.mirror(
+        [
+            MirroredEntry("b", RULES, "amy", redis_store.encode(90, 2)),
+            MirroredEntry("b", RULES, "bob", redis_store.encode(80, 3)),
+        ]
     )
 
     assert redis_store.encoded_scores("b", ["amy", "bob"]) == [redis_store.encode(90, 2), redis_store.encode(80, 3)]
+    assert ranks == [0, 1]
+
+
+def test_a_mirror_reports_each_players_rank_after_the_batch_even_when_the_entry_did_not_change():
+    ranks = redis_store.mirror(
+        [
+            MirroredEntry("b", RULES, "amy", redis_store.encode(70, 1)),
+            MirroredEntry("b", RULES, "bob", redis_store.encode(90, 2)),
+        ]
+    )
+    unchanged = redis_store.mirror([MirroredEntry("b", RULES, "amy", None)])
+
+    assert (ranks, unchanged) == ([1, 0], [1])  # read once the whole batch is on the board
+
+
+def test_a_rider_goes_with_the_next_round_trip_once():
+    class Rider:
+        def __init__(self):
+            self.replies = []
+
+        def commands(self):
+            return [("INCR", "speedrank-test:counter")]
+
+        def take(self, replies):
+            self.replies.append(replies)
+
+        def failed(self, error):
+            raise AssertionError(error)
+
+    rider = Rider()
+    with redis_store.riding(rider):
+        redis_store.total_members("b")
+        redis_store.total_members("b")
+
+    assert rider.replies == [[1]]
+    assert redis_store.client().get("speedrank-test:counter") == "1"

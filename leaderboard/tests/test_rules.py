@@ -6,33 +6,18 @@ from leaderboard import redis_store, services
 from leaderboard.exceptions import TotalOutOfRange
 from leaderboard.models import Board, BoardEntry, Score
 
+from .boards import top
+from .factories import make_game, play
+
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def make_board(django_capture_on_commit_callbacks):
-    def create(order: str, operator: str, *, min_score: int = 0, max_score: int = 1000) -> Board:
-        with django_capture_on_commit_callbacks(execute=True):
-            return services.create_game(
-                slug=f"{order}-{operator}", name="Test", order=order, operator=operator, min_score=min_score,
-                max_score=max_score, max_points_per_second=None, max_session_seconds=3600,
-            )  # fmt: skip
-
-    return create
-
-
-@pytest.fixture
-def play(django_capture_on_commit_callbacks):
-    def submit(board: Board, *scores: tuple[str, int]) -> None:
-        for username, points in scores:
-            with django_capture_on_commit_callbacks(execute=True):
-                services.record_score(board=board, username=username, points=points)
-
-    return submit
+def make_board(order: str, operator: str, *, min_score: int = 0, max_score: int = 1000) -> Board:
+    return make_game(f"{order}-{operator}", order=order, operator=operator, min_score=min_score, max_score=max_score)
 
 
 def standings(board: Board) -> list[tuple[str, int]]:
-    return [(member, board.rules.value_of(rank_value)) for member, rank_value in redis_store.top(board.slug, 100)]
+    return top(board.slug, 100)
 
 
 @pytest.mark.parametrize(
@@ -54,19 +39,19 @@ def standings(board: Board) -> list[tuple[str, int]]:
         ("asc", "increment", [("amy", 5), ("bob", 2), ("bob", 1)], [("bob", 3), ("amy", 5)]),
     ],
 )
-def test_entries_and_ties_follow_the_boards_order_and_operator(play, make_board, order, operator, scores, expected):
+def test_entries_and_ties_follow_the_boards_order_and_operator(order, operator, scores, expected):
     board = make_board(order, operator)
 
-    play(board, *scores)
+    play(board.slug, *scores)
 
     assert standings(board) == expected
 
 
 @pytest.mark.parametrize("order", ["desc", "asc"])
 @pytest.mark.parametrize("operator", ["best", "latest", "increment"])
-def test_a_rebuild_restores_exactly_what_the_live_board_showed(play, make_board, order, operator):
+def test_a_rebuild_restores_exactly_what_the_live_board_showed(order, operator):
     board = make_board(order, operator, min_score=-500, max_score=500)
-    play(board, *[(f"p{n % 7}", (n * 37) % 90 - 20) for n in range(60)])
+    play(board.slug, *[(f"p{n % 7}", (n * 37) % 90 - 20) for n in range(60)])
     live = redis_store.client().zrevrange(redis_store.board_key(board.slug), 0, -1, withscores=True)
     redis_store.client().flushdb()
 
@@ -76,20 +61,20 @@ def test_a_rebuild_restores_exactly_what_the_live_board_showed(play, make_board,
     assert services.check_board(board=board).clean
 
 
-def test_an_increment_past_the_boards_range_is_refused_and_writes_nothing(play, make_board):
+def test_an_increment_past_the_boards_range_is_refused_and_writes_nothing():
     board = make_board("desc", "increment", max_score=10)
-    play(board, ("amy", 8))
+    play(board.slug, ("amy", 8))
 
     with pytest.raises(TotalOutOfRange):
-        services.record_score(board=board, username="amy", points=3)
+        services.submit_score(username="amy", points=3, board_slug=board.slug)
 
     assert Score.objects.filter(board=board).count() == 1
     assert BoardEntry.objects.get(board=board).value == 8
     assert standings(board) == [("amy", 8)]
 
 
-def test_every_submission_is_counted_on_the_entry(play, make_board):
+def test_every_submission_is_counted_on_the_entry():
     board = make_board("desc", "best")
-    play(board, ("amy", 5), ("amy", 3), ("amy", 9))
+    play(board.slug, ("amy", 5), ("amy", 3), ("amy", 9))
 
     assert BoardEntry.objects.values_list("value", "submissions").get(board=board) == (9, 3)

@@ -29,14 +29,14 @@ def test_the_schema_covers_the_seed_and_v1_endpoints(schema):
 
 
 def test_score_submission_documents_each_of_its_answers(schema):
-    expected = {"201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"}
+    expected = {"201", "400", "401", "403", "404", "409", "411", "413", "415", "422", "429", "503"}
     assert statuses(schema, "/v1/scores/", "post") == expected
 
 
 @pytest.mark.parametrize(
     "path, method, expected",
     [
-        ("/v1/games/", "post", {"201", "400", "401", "403", "409", "413", "415", "429", "503"}),
+        ("/v1/games/", "post", {"201", "400", "401", "403", "409", "411", "413", "415", "429", "503"}),
         ("/v1/leaderboard/", "get", {"200", "400", "404", "429", "503"}),
         ("/v1/leaderboard/rank/", "get", {"200", "400", "404", "429", "503"}),
         ("/api/my-rank/", "get", {"200", "400", "404", "503"}),

@@ -1,29 +1,53 @@
 """Reads come from Redis alone: these tests have no database access, so any SQL query would fail them."""
 
+import pytest
+
 from leaderboard import redis_store, selectors
-from leaderboard.selectors import RankedPlayer
+from leaderboard.exceptions import PlayerNotRanked
+from leaderboard.rules import BoardRules
+from leaderboard.selectors import Neighbourhood, Page, Standing
 
 
-def put(username, points, sequence):
-    redis_store.set_entry("default", username, redis_store.encode(points, sequence))
+def put(username, points, sequence, game="default"):
+    redis_store.set_entry(game, username, redis_store.encode(points, sequence))
 
 
-def test_top_players_reads_the_board_without_the_database():
+def test_a_page_reads_the_board_without_the_database():
     put("amy", 300, 1)
     put("bob", 200, 2)
 
-    assert selectors.top_players() == [RankedPlayer(1, "amy", 300), RankedPlayer(2, "bob", 200)]
+    assert selectors.leaderboard_page(game_id="default", top=10, offset=0) == Page(
+        [Standing(1, "amy", 300), Standing(2, "bob", 200)], 2
+    )
 
 
-def test_rank_for_reads_the_board_without_the_database():
+def test_a_neighbourhood_reads_the_board_without_the_database():
     put("amy", 300, 1)
     put("bob", 300, 2)
+    put("cat", 100, 3)
 
-    assert selectors.rank_for(username="bob") == RankedPlayer(2, "bob", 300)
+    assert selectors.neighbourhood(game_id="default", player_id="bob", context=1) == Neighbourhood(
+        Standing(2, "bob", 300), 66.67, [Standing(1, "amy", 300)], [Standing(3, "cat", 100)]
+    )
 
 
-def test_top_players_stops_at_the_count_asked_for():
+def test_a_page_stops_at_the_count_asked_for():
     for n in range(15):
         put(f"p{n}", n, n + 1)
 
-    assert [p.points for p in selectors.top_players(count=3)] == [14, 13, 12]
+    page = selectors.leaderboard_page(game_id="default", top=3, offset=0)
+
+    assert [s.score for s in page.standings] == [14, 13, 12]
+    assert page.total_players == 15
+
+
+def test_entries_are_decoded_with_the_rules_redis_keeps_beside_the_board():
+    redis_store.publish_rules("speedrun", BoardRules("asc", "best", 100, 10_000), new=True)
+    put("amy", 10_000 - 2_500, 1, game="speedrun")  # rank value: max_score - value
+
+    assert selectors.standings_of(game_id="speedrun", player_ids=["amy", "nobody"]) == [Standing(1, "amy", 2_500)]
+
+
+def test_a_player_without_an_entry_is_not_ranked():
+    with pytest.raises(PlayerNotRanked):
+        selectors.neighbourhood(game_id="default", player_id="nobody", context=5)

@@ -5,10 +5,11 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from leaderboard import redis_store, selectors, services
+from leaderboard import redis_store, services
 from leaderboard.exceptions import BoardNotFound, PointsOutOfRange
 from leaderboard.models import Board, PendingMirror, Player, Score
 
+from .boards import standing, top
 from .conftest import free_port
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def test_the_mirror_runs_only_after_the_commit(django_capture_on_commit_callback
     for callback in callbacks:
         callback()
 
-    assert selectors.rank_for(username="amy").points == 42
+    assert standing("amy").score == 42
 
 
 def test_a_rolled_back_submission_is_never_mirrored(django_capture_on_commit_callbacks):
@@ -68,7 +69,7 @@ def test_a_failed_mirror_queues_the_score_and_the_drain_replays_it(django_captur
 
     assert services.drain_pending_mirrors() == 1
 
-    assert selectors.rank_for(username="amy").points == 42
+    assert standing("amy").score == 42
     assert PendingMirror.objects.count() == 0
 
 
@@ -80,7 +81,7 @@ def test_draining_replays_with_the_original_tie_order(django_capture_on_commit_c
 
     services.drain_pending_mirrors()
 
-    assert [p.username for p in selectors.top_players()] == ["first", "second"]
+    assert [player for player, _score in top()] == ["first", "second"]
 
 
 def test_the_migrations_create_the_default_board_highest_first_best_kept():

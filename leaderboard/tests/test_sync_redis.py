@@ -14,7 +14,9 @@ from django.db import connection
 from leaderboard import redis_store, services
 from leaderboard.models import Board, BoardEntry, Player, Score
 
+from .boards import rank_and_score, top
 from .conftest import child_database_url, wait_until
+from .factories import make_game, play
 
 
 def sync_redis(*args) -> str:
@@ -64,8 +66,8 @@ def test_a_rebuild_leaves_no_temporary_key_behind(played):
     assert sorted(redis_store.client().scan_iter("*")) == sorted(
         [
             board,
-            redis_store.board_config_key("default"),
-            redis_store.board_built_key("default"),
+            redis_store.rules_key("default"),
+            redis_store.built_key("default"),
             redis_store.run_id_key(),
         ]
     )
@@ -104,7 +106,7 @@ def test_board_limits_the_rebuild_to_one_board(played, django_capture_on_commit_
     assert sync_redis("--board", "other").startswith("other: rebuilt 1 players")
 
     assert redis_store.total_members("default") == 0
-    assert redis_store.top("other", 10) == [("amy", 3)]
+    assert top("other") == [("amy", 3)]
 
 
 def test_a_rebuild_while_another_runs_is_refused(played):
@@ -188,8 +190,8 @@ def test_scores_committed_during_a_rebuild_survive_the_swap(default_board):
     services.rebuild_board(board=default_board, chunk_size=1000, progress=submit_from_another_connection)
 
     assert submitted_midway.is_set()
-    assert redis_store.rank_for("default", "newcomer") == (1, 999)
-    assert redis_store.rank_for("default", "p1")[1] == 998
+    assert rank_and_score("newcomer", "default") == (1, 999)
+    assert rank_and_score("p1", "default")[1] == 998
     assert sync_redis("--check").endswith("0 missing, 0 wrong, 0 extra\n")
 
 
@@ -227,22 +229,14 @@ def test_check_exits_non_zero_on_drift_from_the_command_line(default_board, redi
     assert "drift in default" in check.stderr
 
 
-def test_sync_redis_rebuilds_every_games_board_to_what_the_live_board_showed(
-    played, django_capture_on_commit_callbacks
-):
+def test_sync_redis_rebuilds_every_games_board_to_what_the_live_board_showed(played):
     rules = [("asc", "best"), ("desc", "latest"), ("asc", "increment")]
-    with django_capture_on_commit_callbacks(execute=True):
-        for order, operator in rules:
-            services.create_game(
-                slug=f"{order}-{operator}", name="Game", order=order, operator=operator, min_score=-50,
-                max_score=5000, max_points_per_second=None, max_session_seconds=60,
-            )  # fmt: skip
+    for order, operator in rules:
+        make_game(f"{order}-{operator}", order=order, operator=operator, min_score=-50, max_score=5000)
     rng = random.Random(3)
-    with django_capture_on_commit_callbacks(execute=True):
-        for _ in range(200):
-            order, operator = rng.choice(rules)
-            board = Board.objects.get(slug=f"{order}-{operator}")
-            services.record_score(board=board, username=f"p{rng.randrange(30)}", points=rng.randrange(0, 150))
+    for _ in range(200):
+        order, operator = rng.choice(rules)
+        play(f"{order}-{operator}", (f"p{rng.randrange(30)}", rng.randrange(0, 150)))
     slugs = ["default", *(f"{order}-{operator}" for order, operator in rules)]
     live = {slug: whole_board(slug) for slug in slugs}
     redis_store.client().flushdb()
@@ -270,7 +264,7 @@ def test_a_mirror_that_never_ran_shows_as_drift_until_the_catch_up_repairs_it_wi
     assert "1 missing, 0 wrong, 1 extra" in before
     assert output == "caught up: 0 queued scores and 2 entries changed in the last 60s\n"
     assert "0 missing, 0 wrong, 1 extra" in after
-    assert redis_store.rank_for("default", "lost") == (1, 9)
+    assert rank_and_score("lost", "default") == (1, 9)
 
 
 def sync_redis_check() -> str:

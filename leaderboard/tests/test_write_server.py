@@ -1,5 +1,6 @@
-"""The write server: a process of its own writes the workers' seed submissions on SQLite."""
+"""The write server: a process of its own commits every worker's writes on SQLite."""
 
+import pickle
 import signal
 import subprocess
 import sys
@@ -10,12 +11,15 @@ from django.conf import settings
 from django.db import connection
 from prometheus_client import REGISTRY
 
-from leaderboard import selectors, services
-from leaderboard.exceptions import PointsOutOfRange
-from leaderboard.models import BoardEntry, Player, Score
-from leaderboard.services import scores, write_server
+from leaderboard import services, writes
+from leaderboard.exceptions import BoardNotFound, PointsOutOfRange
+from leaderboard.models import BoardEntry, IdempotencyRecord, Player, Score
+from leaderboard.services.scores import RecordScore
+from leaderboard.writes.server import NOT_SENT, answers_ping
 
+from .boards import standing, top
 from .conftest import LiveServer, child_environment, wait_until
+from .factories import make_game
 from .test_live_server import post_score
 
 pytestmark = [
@@ -28,7 +32,7 @@ class WriteServer:
     """`manage.py run_write_server` on the test database and test Redis."""
 
     def __init__(self, redis_url: str, log_path, *arguments: str):
-        self.path = write_server.socket_path()
+        self.path = writes.socket_path()
         self.log_path = log_path
         env = child_environment(redis_url=redis_url)
         with open(log_path, "wb") as log:
@@ -58,27 +62,39 @@ class WriteServer:
 
 @pytest.fixture
 def writer(default_board, redis_url, tmp_path):
-    write_server.disconnect()
+    writes.process_boundary.server.disconnect()
     server = WriteServer(redis_url, tmp_path / "write-server.log")
     yield server
     server.stop()
-    write_server.disconnect()
+    writes.process_boundary.server.disconnect()
+
+
+def send(work):
+    """The work sent to the write server by this thread's connection: its outcome, or NOT_SENT."""
+    return writes.process_boundary.server.commit(work, writes.socket_path())
 
 
 def test_a_submission_sent_to_the_write_server_is_committed_and_mirrored_before_it_answers(writer):
-    score_id, achieved_at = write_server.send("default", "amy", 40)
+    recorded = send(RecordScore("default", "amy", 40))
 
-    score = Score.objects.get(id=score_id)
-    assert (score.player.username, score.points, score.achieved_at) == ("amy", 40, achieved_at)
-    assert (selectors.rank_for(username="amy").rank, selectors.rank_for(username="amy").points) == (1, 40)
-
-
-def written_by(writer: str) -> float:
-    return REGISTRY.get_sample_value("speedrank_score_writes_total", {"writer": writer}) or 0.0
+    score = Score.objects.get(id=recorded.id)
+    assert (score.player.username, score.points, score.achieved_at) == ("amy", 40, recorded.achieved_at)
+    assert recorded.rank == 1
+    assert (standing("amy").rank, standing("amy").score) == (1, 40)
 
 
-def test_the_seed_write_goes_to_the_write_server_and_is_ranked_at_once(writer, monkeypatch):
-    monkeypatch.setattr(scores, "run_write", lambda work: pytest.fail("written in this process"))
+def written_by(path: str) -> float:
+    return REGISTRY.get_sample_value("speedrank_writes_total", {"path": path}) or 0.0
+
+
+@pytest.fixture
+def nothing_written_here(monkeypatch):
+    monkeypatch.setattr(
+        writes.process_boundary.committer, "commit", lambda work: pytest.fail("written in this process")
+    )
+
+
+def test_the_seed_write_goes_to_the_write_server_and_is_ranked_at_once(writer, nothing_written_here):
     before = written_by("write_server")
     services.submit_score(username="amy", points=10)
     services.submit_score(username="bob", points=20)
@@ -87,14 +103,34 @@ def test_the_seed_write_goes_to_the_write_server_and_is_ranked_at_once(writer, m
 
     assert written_by("write_server") == before + 3
 
-    assert [(p.username, p.points) for p in selectors.top_players()] == [("amy", 30), ("bob", 20)]
+    assert top() == [("amy", 30), ("bob", 20)]
     assert Score.objects.count() == 3
     assert "write server listening" in log and "Traceback" not in log
 
 
-def test_a_submission_the_write_server_refuses_is_written_nowhere_and_refused_here_with_its_own_error(writer):
-    with pytest.raises(write_server.Refused, match="between 0 and"):
-        write_server.send("default", "amy", -1)
+def test_the_v1_writes_go_to_the_write_server_too(writer, nothing_written_here):
+    key = services.create_api_key(name="game-server", scope="server")
+    api_key = services.authenticate_api_key(key=key, scope="server")
+    before = written_by("write_server")
+
+    make_game("chess")
+    started = services.start_session(player_id="amy", game_id="chess")
+    claims = services.read_token(started.token)
+    by_session = services.submit_session_score(
+        claims=claims, player_id="amy", game_id="chess", session_id=started.session_id, score=7
+    )
+    by_server = services.submit_server_score(
+        api_key=api_key, player_id="bob", game_id="chess", score=9, idempotency_key="k-1"
+    )
+
+    assert (by_session.rank, by_server.rank) == (1, 1)
+    assert written_by("write_server") >= before + 5  # key, game, session, two scores, and the kept rank
+    assert IdempotencyRecord.objects.get(key="k-1").response["rank"] == 1
+
+
+def test_a_submission_the_write_server_refuses_is_written_nowhere_and_refused_with_its_own_error(writer):
+    with pytest.raises(PointsOutOfRange, match="between 0 and"):
+        send(RecordScore("default", "amy", -1))
     with pytest.raises(PointsOutOfRange):
         services.submit_score(username="amy", points=-1)
 
@@ -102,42 +138,42 @@ def test_a_submission_the_write_server_refuses_is_written_nowhere_and_refused_he
 
 
 def test_a_submission_for_a_board_the_write_server_does_not_know_is_refused(writer):
-    with pytest.raises(write_server.Refused, match="No board named 'nope'"):
-        write_server.send("nope", "amy", 1)
+    with pytest.raises(BoardNotFound, match="No board named 'nope'"):
+        send(RecordScore("nope", "amy", 1))
 
 
 def test_without_a_write_server_the_submitter_writes_itself(default_board):
-    write_server.disconnect()
+    writes.process_boundary.server.disconnect()
 
-    assert write_server.send("default", "amy", 1) is None
-    before = written_by("worker")
+    assert send(RecordScore("default", "amy", 1)) is NOT_SENT
+    before = written_by("group")
     services.submit_score(username="amy", points=5)
 
-    assert written_by("worker") == before + 1
+    assert written_by("group") == before + 1
 
-    assert selectors.rank_for(username="amy").points == 5
+    assert standing("amy").score == 5
 
 
 def test_when_the_write_server_has_ended_the_next_submission_is_written_here(writer):
-    assert write_server.send("default", "amy", 1) is not None
+    assert send(RecordScore("default", "amy", 1)) is not NOT_SENT
     writer.process.kill()
     writer.process.wait(timeout=10)
 
     services.submit_score(username="amy", points=7)
 
-    assert selectors.rank_for(username="amy").points == 7
+    assert standing("amy").score == 7
     assert sorted(Score.objects.values_list("points", flat=True)) == [1, 7]
 
 
 def test_a_write_server_that_does_not_answer_in_time_leaves_the_submission_unconfirmed(writer, api, settings):
     settings.SQLITE_BUSY_TIMEOUT_SECONDS = 0.1  # the answer timeout follows the timeouts it covers
-    assert write_server.send("default", "warmup", 1) is not None
+    assert send(RecordScore("default", "warmup", 1)) is not NOT_SENT
     writer.process.send_signal(signal.SIGSTOP)
     try:
         response = api.post("/api/score/", {"username": "amy", "points": 9}, format="json")
         # Until the hung server is replaced, the submitter writes itself instead of waiting again.
         services.submit_score(username="bob", points=4)
-        assert selectors.rank_for(username="bob").points == 4
+        assert standing("bob").score == 4
         assert not Score.objects.filter(player__username="amy").exists()
     finally:
         writer.process.send_signal(signal.SIGCONT)
@@ -150,12 +186,13 @@ def test_a_write_server_that_does_not_answer_in_time_leaves_the_submission_uncon
 
 
 def test_a_peer_that_sends_something_else_is_dropped_and_the_others_are_still_answered(writer):
-    stranger = Client(str(writer.path), family="AF_UNIX")
-    stranger.send_bytes(b'["default", "amy"]')
+    for message in (b'["default", "amy"]', pickle.dumps(("default", "amy", 3))):
+        stranger = Client(str(writer.path), family="AF_UNIX")
+        stranger.send_bytes(message)
 
-    with pytest.raises(EOFError):
-        stranger.recv_bytes()
-    assert write_server.send("default", "amy", 3) is not None
+        with pytest.raises(EOFError):
+            stranger.recv_bytes()
+    assert send(RecordScore("default", "amy", 3)) is not NOT_SENT
 
 
 def test_a_second_write_server_on_one_database_refuses_to_start(writer, redis_url):
@@ -170,7 +207,7 @@ def test_a_second_write_server_on_one_database_refuses_to_start(writer, redis_ur
 
     assert second.returncode != 0
     assert "a write server already listens on" in second.stderr
-    assert write_server.send("default", "amy", 3) is not None
+    assert send(RecordScore("default", "amy", 3)) is not NOT_SENT
 
 
 @pytest.mark.server
@@ -183,19 +220,19 @@ def test_the_server_runs_a_write_server_and_starts_another_when_it_ends(running_
     first.wait(timeout=10)
     assert post_score(running_server.url, "bob", 20) == 201  # written by the worker meanwhile
     wait_until(lambda: (running_server.write_server() or first).pid != first.pid, timeout=10)
-    wait_until(lambda: write_server.answers_ping(write_server.socket_path(), 1), timeout=10)
+    wait_until(lambda: answers_ping(writes.socket_path(), 1), timeout=10)
     assert post_score(running_server.url, "amy", 30) == 201
     log = running_server.stop()
 
-    assert [(p.username, p.points) for p in selectors.top_players()] == [("amy", 30), ("bob", 20)]
+    assert top() == [("amy", 30), ("bob", 20)]
     assert "write server ended" in log
 
 
 def test_the_write_server_answers_a_ping_between_groups(writer):
-    assert write_server.answers_ping(writer.path, timeout=5)
+    assert answers_ping(writer.path, timeout=5)
     writer.process.send_signal(signal.SIGSTOP)
     try:
-        assert not write_server.answers_ping(writer.path, timeout=0.5)
+        assert not answers_ping(writer.path, timeout=0.5)
     finally:
         writer.process.send_signal(signal.SIGCONT)
 
@@ -222,15 +259,15 @@ def test_a_write_server_that_starts_replays_recent_entries_a_predecessor_never_m
 
     server = WriteServer(redis_url, tmp_path / "write-server.log")
     try:
-        wait_until(lambda: selectors.top_players() != [], timeout=10)
+        wait_until(lambda: top() != [], timeout=10)
     finally:
         server.stop()
 
-    assert [(p.username, p.points) for p in selectors.top_players()] == [("unmirrored", 55)]
+    assert top() == [("unmirrored", 55)]
 
 
 def test_a_write_server_stopped_with_sigterm_finishes_and_removes_its_socket(writer):
-    assert write_server.send("default", "amy", 2) is not None
+    assert send(RecordScore("default", "amy", 2)) is not NOT_SENT
     writer.process.terminate()
 
     assert writer.process.wait(timeout=10) == 0
@@ -240,16 +277,16 @@ def test_a_write_server_stopped_with_sigterm_finishes_and_removes_its_socket(wri
 
 @pytest.mark.server
 def test_the_server_replaces_a_write_server_that_stops_answering(default_board, redis_url, tmp_path):
-    # A short busy timeout makes the hang threshold (write_server.answer_timeout) a few seconds.
+    # A short busy timeout makes the hang threshold (writes.server.answer_timeout) a few seconds.
     server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=1, SQLITE_BUSY_TIMEOUT="0.1")
     try:
         hung = server.write_server()
         hung.suspend()
         wait_until(lambda: (server.write_server() or hung).pid != hung.pid, timeout=30)
-        wait_until(lambda: write_server.answers_ping(write_server.socket_path(), 1), timeout=10)
+        wait_until(lambda: answers_ping(writes.socket_path(), 1), timeout=10)
         assert post_score(server.url, "amy", 5) == 201
     finally:
         log = server.stop()
 
     assert "did not answer" in log
-    assert selectors.rank_for(username="amy").points == 5
+    assert standing("amy").score == 5

@@ -1,14 +1,15 @@
+"""manage.py run_write_server: commit every worker's writes in one process, on SQLite."""
+
 import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leaderboard import services
-from leaderboard.services import scores, write_server
+from leaderboard import services, writes
 
 
 class Command(BaseCommand):
     help = (
-        "Write the seed API's submissions for every worker, on SQLite (python -m speedrank.serve starts one); "
+        "Commit the writes of every worker, on SQLite (python -m speedrank.serve starts one); "
         "runs until SIGTERM or until the process that started it (or --parent) ends."
     )
 
@@ -16,10 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("--parent", type=int, help="stop when the process with this pid ends")
 
     def handle(self, *args, **options):
-        path = write_server.socket_path()
+        path = writes.socket_path()
         if path is None:
             raise CommandError("no write server for this database: it is not SQLite on a file with group commit")
-        # A write server that ended may have committed scores it never mirrored: replay the
-        # entries changed lately, as a starting worker does.
-        services.schedule_catch_up(replay_recent=True)
-        write_server.serve(scores.write_submissions, path, parent=options["parent"] or os.getppid())
+        # A write server that ended may have committed scores it never mirrored: replay them.
+        services.start_serving()
+        server = writes.WriteServer(path, writes.process_boundary.commit_now, parent=options["parent"] or os.getppid())
+        server.serve()

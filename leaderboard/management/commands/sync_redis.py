@@ -5,9 +5,9 @@ import logging
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ... import redis_store, services
+from ... import services
 from ...exceptions import BoardNotFound, BoardUnavailable, RebuildInProgress
-from ...services.rebuild import DRIFT_EXAMPLES
+from ...writes.rebuild import DRIFT_EXAMPLES
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Command(BaseCommand):
                 for each in boards:
                     self._rebuild(each)
                 if board is None:  # every board is now built in this Redis
-                    redis_store.record_boards_built_in(redis_store.server_run_id())
+                    services.record_all_boards_built()
         except (BoardNotFound, BoardUnavailable, RebuildInProgress) as error:
             raise CommandError(str(error)) from error
 

@@ -1,9 +1,11 @@
-"""Rebuilding boards in Redis from SQL, and checking them against SQL.
+"""Rebuilding boards in Redis from SQL, checking them against SQL, and rebuilding them all when
+Redis restarted or lost data.
 
-A rebuild streams each player's best entry into the board's rebuild key, which live writes
-also reach while it runs, and swaps it in atomically, so readers never see a partial board.
+A rebuild streams each player's entry into the board's rebuild key, which live writes also reach
+while it runs, and swaps it in atomically, so readers never see a partial board.
 """
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -12,12 +14,14 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from .. import redis_store
-from ..exceptions import BoardUnavailable
+from ..exceptions import BoardUnavailable, RebuildInProgress
 from ..limits import SEQUENCE_LIMIT
 from ..models import Board, BoardEntry, Player
 from ..rules import ASC, DESC, BoardRules
-from .games import game, rules_of
 
+logger = logging.getLogger(__name__)
+
+RECOVERY_LOCK_SECONDS = 600
 CHUNK_SIZE = 10_000
 DRIFT_EXAMPLES = 10
 
@@ -56,11 +60,6 @@ class BoardDrift:
         return not (self.missing or self.wrong or self.extra)
 
 
-def boards(slug: str | None = None) -> list[Board]:
-    """Every board, or the one named (BoardNotFound if there is none)."""
-    return list(Board.objects.order_by("slug")) if slug is None else [game(slug=slug)]
-
-
 def rebuild_board(
     *, board: Board, chunk_size: int = CHUNK_SIZE, progress: Callable[[int], None] = None
 ) -> RebuildResult:
@@ -70,7 +69,7 @@ def rebuild_board(
     # its mirror, and one committed before it is in the SQL read that starts after it.
     redis_store.start_rebuild(board.slug)
     try:
-        redis_store.publish_rules(board.slug, rules_of(board))
+        redis_store.publish_rules(board.slug, board.rules)
         loaded = _load_rebuild_key(board, chunk_size, progress)
     except BaseException:
         _abandon_rebuild(board)
@@ -141,3 +140,41 @@ def _extra_members(board: Board) -> list[str]:
         )
         extra.extend(member for member in members if member not in known)
     return extra
+
+
+def boards_need_recovery() -> bool:
+    """True if Redis is not the process the boards were last all rebuilt into.
+
+    A restart changes the run id; data lost without a restart (FLUSHALL) loses the recorded one.
+    Either way some acknowledged mirrors may be gone, and only a rebuild restores them.
+    """
+    return redis_store.boards_built_in() != redis_store.server_run_id()
+
+
+def rebuild_all_boards() -> list[str]:
+    """Rebuild every board and record which Redis they are built in; returns the boards rebuilt."""
+    run_id = redis_store.server_run_id()
+    rebuilt = []
+    for board in Board.objects.order_by("slug"):
+        with suppress(RebuildInProgress):  # someone else is rebuilding that one right now
+            rebuild_board(board=board)
+            rebuilt.append(board.slug)
+    redis_store.record_boards_built_in(run_id)
+    return rebuilt
+
+
+def record_all_boards_built() -> None:
+    """Every board was just rebuilt into this Redis: recovery need not rebuild them again."""
+    redis_store.record_boards_built_in(redis_store.server_run_id())
+
+
+def recover_if_needed() -> bool:
+    """Rebuild all boards if Redis restarted or lost data; one worker does it, the others skip."""
+    if not boards_need_recovery() or not redis_store.take_lock("recovery", RECOVERY_LOCK_SECONDS):
+        return False
+    try:
+        rebuilt = rebuild_all_boards()
+    finally:
+        redis_store.release_lock("recovery")
+    logger.warning("redis restarted or lost data; rebuilt %s", rebuilt, extra={"event": "recovery", "boards": rebuilt})
+    return True

@@ -3,7 +3,7 @@
 from django.urls import re_path
 from drf_spectacular.utils import extend_schema
 
-from . import legacy
+from . import views
 
 
 def alias(view_class):
@@ -12,9 +12,9 @@ def alias(view_class):
 
 
 urlpatterns = [
-    re_path(r"^score/?$", legacy.SubmitScore.as_view(), name="submit-score"),
-    re_path(r"^top-players/?$", legacy.TopPlayers.as_view(), name="top-players"),
-    re_path(r"^top-10/?$", alias(legacy.TopPlayers), name="top-10"),
-    re_path(r"^my-rank/?$", legacy.MyRank.as_view(), name="my-rank"),
-    re_path(r"^rank/?$", alias(legacy.MyRank), name="rank"),
+    re_path(r"^score/?$", views.SubmitScore.as_view(), name="submit-score"),
+    re_path(r"^top-players/?$", views.TopPlayers.as_view(), name="top-players"),
+    re_path(r"^top-10/?$", alias(views.TopPlayers), name="top-10"),
+    re_path(r"^my-rank/?$", views.MyRank.as_view(), name="my-rank"),
+    re_path(r"^rank/?$", alias(views.MyRank), name="rank"),
 ]

@@ -1,0 +1,90 @@
+"""Endpoint: the base of every API view. Its handlers parse their input, call one selector or
+service, and return a Reply; respond() runs a handler with its rate limit and maps its errors.
+Django's path (DRF's dispatch) and the fast path (fastpath.py) both answer through respond(), so
+a call gets the same answer whichever way it came."""
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..models import ApiKey
+from . import throttling
+from .errors import Reply, reply_for
+from .inputs import input_parser
+
+
+class Endpoint(APIView):
+    """An API resource; `v1` selects the error shapes, and whether the rate limits apply."""
+
+    v1 = True
+    # /v1/ calls with these methods count against the write limits; all others against the read limits.
+    write_methods = frozenset({"POST", "PATCH"})
+    # A write's limit is counted before its handler runs, unless the handler counts it itself, with
+    # the player's, before it writes anything (throttling.limit_player_writes).
+    counts_player_writes = False
+    # respond() counts the rate limits; DRF's throttles would count a call twice.
+    throttle_classes: list = []
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The fast path runs no DRF checks: an endpoint may have none for it to skip.
+        if cls.authentication_classes or cls.permission_classes or cls.throttle_classes:
+            raise ImproperlyConfigured(f"{cls.__name__}: an Endpoint has no authentication, permissions or throttles")
+
+    def dispatch(self, request, *args, **kwargs):
+        """DRF's dispatch, with the handler run by respond()."""
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            handler = (
+                getattr(self, request.method.lower(), None)
+                if request.method.lower() in self.http_method_names
+                else None
+            )
+            response = self._response(self.respond(request, handler or self.http_method_not_allowed, kwargs))
+        except Exception as exc:  # noqa: BLE001  DRF's way: its handler answers, or re-raises a bug
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def respond(self, request, handler, kwargs: dict) -> Reply | Response:
+        """The handler's reply, its errors mapped to answers, with the rate limit of the call
+        counted in the handler's first Redis round trip and its verdict deciding first."""
+        writes = request.method in self.write_methods
+        charge = throttling.charge(request, writes=writes) if self.v1 else None
+        if writes and not self.counts_player_writes and (verdict := throttling.verdict(charge)) and not verdict.allowed:
+            return throttling.with_headers(self._error(request, throttling.refusal(verdict)), verdict)
+        with throttling.riding(charge):
+            try:
+                reply = handler(request, **kwargs)
+            except Exception as exc:  # noqa: BLE001  mapped below, or re-raised
+                reply = self._error(request, exc)
+        verdict = throttling.verdict(charge)
+        if verdict is not None and not verdict.allowed:
+            reply = self._error(request, throttling.refusal(verdict))
+        return throttling.with_headers(reply, verdict)
+
+    def _error(self, request, exc: Exception) -> Reply:
+        reply = reply_for(exc, v1=self.v1, method=request.method, path=request.path)
+        if reply is None:
+            raise exc
+        return reply
+
+    @staticmethod
+    def _response(reply: Reply | Response) -> Response:
+        if isinstance(reply, Response):  # OPTIONS: DRF's metadata
+            return reply
+        return Response(reply.body, status=reply.status, headers=reply.headers)
+
+    def require_key(self, scope: str) -> ApiKey:
+        return services.authenticate_api_key(key=self.request.headers.get("X-API-Key"), scope=scope)
+
+    def parse(self, serializer_class, data) -> dict:
+        """The serializer's validated input (ValidationError if invalid); a /v1/ query with a
+        parameter the serializer does not know is invalid too."""
+        refuse_unknown = self.v1 and data is self.request.query_params
+        return input_parser(serializer_class, refuse_unknown=refuse_unknown).parse(data)

@@ -1,0 +1,73 @@
+"""/v1/games: creating, listing, reading and changing games (admin keys for the changes)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+
+from ... import services
+from ...limits import ENCODABLE_POINTS_MAX
+from ...models import ApiKey, Board
+from .. import schema
+from ..endpoints import Endpoint
+from ..errors import Reply
+from ..fields import StrictCharField, StrictIntegerField, StrictNumberField, StrictSlugField
+from . import renderers
+
+# A game's rules, fixed once it exists; other unknown fields in a PATCH are ignored.
+RULE_FIELDS = {"game_id", "order", "operator", "min_score", "max_score"}
+
+
+class GameChanges(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    max_points_per_second = StrictNumberField(min_value=0.001, max_value=1e9, allow_null=True, default=None)
+    max_session_seconds = serializers.IntegerField(min_value=1, max_value=30 * 86400, default=3600)
+
+
+class GameInput(GameChanges):
+    game_id = StrictSlugField(max_length=64)
+    order = serializers.ChoiceField(choices=Board.Order.choices)
+    operator = serializers.ChoiceField(choices=Board.Operator.choices)
+    min_score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
+    max_score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
+
+    def validate(self, data):
+        if data["max_score"] < data["min_score"]:
+            raise serializers.ValidationError({"max_score": "must not be below min_score"})
+        if data["max_score"] - data["min_score"] > ENCODABLE_POINTS_MAX:
+            raise serializers.ValidationError(
+                {"max_score": f"max_score - min_score must be at most {ENCODABLE_POINTS_MAX:,} (exact encoding)"}
+            )
+        return data
+
+
+class Games(Endpoint):
+    @extend_schema(operation_id="v1_games_list", responses={200: schema.GamesOutput, **schema.v1_errors()})
+    def get(self, request) -> Reply:
+        return Reply(200, {"games": [renderers.game(board) for board in services.games()]})
+
+    @extend_schema(
+        request=GameInput, parameters=[schema.API_KEY],
+        responses={201: schema.GameOutput, **schema.v1_errors(400, 401, 403, 409, 411, 413, 415)},
+    )  # fmt: skip
+    def post(self, request) -> Reply:
+        self.require_key(ApiKey.Scope.ADMIN)
+        data = self.parse(GameInput, request.data)
+        return Reply(201, renderers.game(services.create_game(slug=data.pop("game_id"), **data)))
+
+
+class GameDetail(Endpoint):
+    @extend_schema(responses={200: schema.GameOutput, **schema.v1_errors(404)})
+    def get(self, request, game_id) -> Reply:
+        return Reply(200, renderers.game(services.game(slug=game_id)))
+
+    @extend_schema(
+        request=GameChanges, parameters=[schema.API_KEY],
+        responses={200: schema.GameOutput, **schema.v1_errors(400, 401, 403, 404, 411, 413, 415)},
+    )  # fmt: skip
+    def patch(self, request, game_id) -> Reply:
+        self.require_key(ApiKey.Scope.ADMIN)
+        changes = GameChanges(data=request.data, partial=True)
+        changes.is_valid(raise_exception=True)
+        fixed = sorted(RULE_FIELDS & set(request.data)) if isinstance(request.data, dict) else []
+        if fixed:
+            raise serializers.ValidationError({field: ["cannot be changed once the game exists"] for field in fixed})
+        return Reply(200, renderers.game(services.update_game(slug=game_id, **changes.validated_data)))

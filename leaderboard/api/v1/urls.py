@@ -1,0 +1,17 @@
+"""Routes of /v1/; a trailing slash is optional."""
+
+from django.urls import re_path
+
+from . import games, reads, scores
+
+urlpatterns = [
+    re_path(r"^games/?$", games.Games.as_view(), name="v1-games"),
+    re_path(r"^games/(?P<game_id>[-a-zA-Z0-9_]+)/?$", games.GameDetail.as_view(), name="v1-game"),
+    re_path(r"^sessions/?$", scores.Sessions.as_view(), name="v1-sessions"),
+    re_path(r"^scores/?$", scores.Scores.as_view(), name="v1-scores"),
+    re_path(r"^leaderboard/?$", reads.Leaderboard.as_view(), name="v1-leaderboard"),
+    re_path(r"^leaderboard/rank/?$", reads.LeaderboardRank.as_view(), name="v1-leaderboard-rank"),
+    re_path(r"^leaderboard/players/?$", reads.LeaderboardPlayers.as_view(), name="v1-leaderboard-players"),
+    re_path(r"^matchmaking/?$", reads.Matchmaking.as_view(), name="v1-matchmaking"),
+    re_path(r"^players/(?P<player_id>[^/]+)/?$", reads.PlayerProfile.as_view(), name="v1-player"),
+]

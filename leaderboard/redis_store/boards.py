@@ -1,0 +1,175 @@
+"""Board writes and upkeep: mirroring committed entries, rules and built markers, rebuilds,
+checks against SQL, and the locks and run ids that recovery relies on.
+
+Entries only move to newer states (set_entries.lua), so a mirror replayed late or twice changes
+nothing. A rebuild holds the board's rebuild lock; while it does, every write also lands in the
+rebuild key, so the board swapped in misses nothing committed during the rebuild.
+"""
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+from ..exceptions import RebuildInProgress
+from ..rules import BoardRules
+from .client import client, execute, unavailable_on_error
+from .keys import (
+    Entry,
+    board_key,
+    built_key,
+    lock_key,
+    profile_key,
+    rebuild_key,
+    rebuild_lock_key,
+    rules_key,
+    run_id_key,
+)
+
+REBUILD_KEY_TTL_SECONDS = 3600
+# A rebuild refreshes its lock with every batch; a rebuild that died frees the board after this.
+REBUILD_LOCK_SECONDS = 60
+# Score/member pairs per script call: keeps each call, which blocks Redis, short.
+SCRIPT_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class MirroredEntry:
+    """A committed score's effect on its board: the entry's new state, or None if unchanged."""
+
+    board: str
+    rules: BoardRules
+    member: str
+    encoded: int | None
+
+
+def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
+    """After players score: set their entries, drop their cached profiles, restate the boards'
+    rules (Redis may have lost them), and read each player's 0-based rank after the write. One
+    pipeline for all, so a hung Redis costs the batch one timeout, not one each."""
+    commands = []
+    for entry in entries:
+        if entry.encoded is not None:
+            commands.append(("script", "set_entries", _entry_keys(entry.board), [entry.encoded, entry.member]))
+        commands.append(("DEL", profile_key(entry.member)))
+    for board, rules in {entry.board: entry.rules for entry in entries}.items():
+        commands.append(("HSET", rules_key(board), *chain.from_iterable(_rules_fields(rules).items())))
+    ranks = [("ZREVRANK", board_key(entry.board), entry.member) for entry in entries]
+    return execute(commands + ranks)[-len(ranks) :] if entries else []
+
+
+def set_entries(board: str, entries: Sequence[Entry]) -> None:
+    """Set entries to these states, on the live board and on a rebuild in progress, unless Redis
+    already holds newer ones."""
+    for start in range(0, len(entries), SCRIPT_BATCH):
+        batch = list(chain.from_iterable(entries[start : start + SCRIPT_BATCH]))
+        execute([("script", "set_entries", _entry_keys(board), batch)])
+
+
+def set_entry(board: str, member: str, encoded: int) -> None:
+    set_entries(board, [(encoded, member)])
+
+
+def _entry_keys(board: str) -> list[str]:
+    return [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
+
+
+def publish_rules(board: str, rules: BoardRules, *, new: bool = False) -> None:
+    """Store the board's rules beside it, so reads can decode entries without SQL; a new board is
+    also marked whole, as an empty board is."""
+    commands = [("HSET", rules_key(board), *chain.from_iterable(_rules_fields(rules).items()))]
+    execute(commands + ([("SET", built_key(board), "1")] if new else []))
+
+
+def _rules_fields(rules: BoardRules) -> dict[str, str | int]:
+    return {"order": rules.order, "operator": rules.operator, "min": rules.min_score, "max": rules.max_score}
+
+
+def mark_built(board: str) -> None:
+    """A new, empty board is whole as it is."""
+    execute([("SET", built_key(board), "1")])
+
+
+def start_rebuild(board: str) -> None:
+    """Take the board's rebuild lock and start an empty rebuild key; RebuildInProgress if taken."""
+    with unavailable_on_error():
+        if not client().set(rebuild_lock_key(board), "1", nx=True, ex=REBUILD_LOCK_SECONDS):
+            raise RebuildInProgress(board)
+        client().delete(rebuild_key(board))
+
+
+def load_entries(board: str, entries: Sequence[Entry]) -> None:
+    """Write entries into the rebuild key, and keep the lock and key alive while the rebuild runs."""
+    key = rebuild_key(board)
+    execute(
+        [
+            # NX: an entry a live write already set during the rebuild is newer than this read of SQL.
+            ("ZADD", key, "NX", *chain.from_iterable(entries)),
+            ("EXPIRE", key, REBUILD_KEY_TTL_SECONDS),
+            ("EXPIRE", rebuild_lock_key(board), REBUILD_LOCK_SECONDS),
+        ]
+    )
+
+
+def swap_in(board: str) -> int:
+    """Atomically make the rebuild key the live board (absent means empty) and release the lock."""
+    live = board_key(board)
+    retired = f"{live}:retired:{secrets.token_hex(8)}"
+    keys = [live, rebuild_key(board), rebuild_lock_key(board), retired, built_key(board)]
+    return execute([("script", "swap_board", keys, [])])[0]
+
+
+def abandon_rebuild(board: str) -> None:
+    execute([("DEL", rebuild_key(board), rebuild_lock_key(board))])
+
+
+def total_members(board: str) -> int:
+    return execute([("ZCARD", board_key(board))])[0]
+
+
+def encoded_scores(board: str, members: Sequence[str]) -> list[int | None]:
+    """Each member's encoded score on the live board, or None where absent."""
+    if not members:
+        return []
+    scores = execute([("ZMSCORE", board_key(board), *members)])[0]
+    return [None if score is None else int(float(score)) for score in scores]
+
+
+def iter_members(board: str, batch_size: int = 1000) -> Iterable[list[str]]:
+    """Every member of the live board, in batches (ZSCAN: never blocks Redis for long)."""
+    with unavailable_on_error():
+        batch: list[str] = []
+        for member, _score in client().zscan_iter(board_key(board), count=batch_size):
+            batch.append(member)
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def ping() -> None:
+    execute([("PING",)])
+
+
+def server_run_id() -> str:
+    with unavailable_on_error():
+        return client().info("server")["run_id"]
+
+
+def boards_built_in() -> str | None:
+    """The run id of the Redis process the boards were last all rebuilt into."""
+    return execute([("GET", run_id_key())])[0]
+
+
+def record_boards_built_in(run_id: str) -> None:
+    execute([("SET", run_id_key(), run_id)])
+
+
+def take_lock(name: str, seconds: int) -> bool:
+    """Take a lock shared by every worker, for at most `seconds`; False if another holds it."""
+    return bool(execute([("SET", lock_key(name), "1", "NX", "EX", max(seconds, 1))])[0])
+
+
+def release_lock(name: str) -> None:
+    execute([("DEL", lock_key(name))])

@@ -1,0 +1,48 @@
+"""The one write boundary: commit(work) -> outcome, whichever path runs it (inline, grouped, or
+through the write server), with the mirror to Redis after the commit, the catch-up that replays
+what Redis missed, rebuilds, and the repairs reads ask for."""
+
+from .boundary import WriteBoundary, process_boundary
+from .rebuild import (
+    BoardDrift,
+    RebuildResult,
+    best_entry_batches,
+    check_board,
+    rebuild_all_boards,
+    rebuild_board,
+    record_all_boards_built,
+)
+from .repairs import publish_all_rules, rebuild_lost_boards, restore_rules
+from .replay import drain_pending_mirrors, replay_recent_entries, write_current_entries
+from .server import WriteServer, socket_path
+from .supervisor import WriteServerSupervisor
+from .work import AfterCommit, Work
+
+__all__ = [
+    "AfterCommit",
+    "BoardDrift",
+    "RebuildResult",
+    "Work",
+    "WriteBoundary",
+    "WriteServer",
+    "WriteServerSupervisor",
+    "best_entry_batches",
+    "check_board",
+    "commit",
+    "drain_pending_mirrors",
+    "process_boundary",
+    "publish_all_rules",
+    "rebuild_all_boards",
+    "rebuild_board",
+    "rebuild_lost_boards",
+    "record_all_boards_built",
+    "replay_recent_entries",
+    "restore_rules",
+    "socket_path",
+    "write_current_entries",
+]
+
+
+def commit(work: Work):
+    """Commit the work and return its outcome, once committed and mirrored (see boundary.py)."""
+    return process_boundary.commit(work)
