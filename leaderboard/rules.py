@@ -21,7 +21,12 @@ class BoardRules:
         return value - self.min_score if self.order == DESC else self.max_score - value
 
     def value_of(self, rank_value: int) -> int:
-        return rank_value + self.min_score if self.order == DESC else self.max_score - rank_value
+        base, sign = self.value_base()
+        return base + sign * rank_value
+
+    def value_base(self) -> tuple[int, int]:
+        """(base, sign) such that value = base + sign * rank_value, for decoding many at once."""
+        return (self.min_score, 1) if self.order == DESC else (self.max_score, -1)
 
     def accepts(self, value: int) -> bool:
         return self.min_score <= value <= self.max_score

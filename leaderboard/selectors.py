@@ -1,40 +1,35 @@
 """Reads of the boards, answered from Redis alone (never SQL), for both APIs: one entry type,
 Standing, decoded in one place with the rules Redis keeps beside each board."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import redis_store, writes
-from .exceptions import BoardNotBuilt, BoardNotFound, BoardUnavailable, PlayerNotRanked
+from .exceptions import BoardNotBuilt, BoardNotFound, PlayerNotRanked
 from .rules import BoardRules
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
+class Standing(NamedTuple):
     rank: int
     player_id: str
     score: int
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(NamedTuple):
     standings: list[Standing]
-    total_players: int
+    total_players: int | None  # None when not asked for
 
 
-@dataclass(frozen=True, slots=True)
-class Neighbourhood:
+class Neighbourhood(NamedTuple):
     player: Standing
     percentile: float
     above: list[Standing]
     below: list[Standing]
 
 
-def leaderboard_page(*, game_id: str, top: int, offset: int) -> Page:
-    """`top` standings from rank offset + 1, and how many players the board has."""
-    with _repairing(game_id):
-        rules, total, window = redis_store.page(game_id, offset, top)
+def leaderboard_page(*, game_id: str, top: int, offset: int, count_players: bool = True) -> Page:
+    """`top` standings from rank offset + 1, and how many players the board has (if asked: the
+    count costs a command more)."""
+    rules, total, window = _read(redis_store.page, game_id, offset, top, total=count_players)
     return Page(_standings(rules, offset + 1, window), total)
 
 
@@ -57,38 +52,33 @@ def similar_players(*, game_id: str, player_id: str, size: int) -> list[Standing
 
 def standings_of(*, game_id: str, player_ids: list[str]) -> list[Standing]:
     """The standings of those players who have one, best first."""
-    with _repairing(game_id):
-        rules, found = redis_store.entries_of(game_id, player_ids)
+    rules, found = _read(redis_store.entries_of, game_id, player_ids)
     return sorted((Standing(rank + 1, member, rules.value_of(value)) for member, rank, value in found), key=_by_rank)
 
 
 def _around(game_id: str, player_id: str, context: int) -> tuple[int, int, list[Standing]]:
-    with _repairing(game_id):
-        rules, total, found = redis_store.around(game_id, player_id, context)
+    rules, total, found = _read(redis_store.around, game_id, player_id, context)
     if found is None:
         raise PlayerNotRanked(player_id)
     rank, window = found
     return rank + 1, total, _standings(rules, max(rank - context, 0) + 1, window)
 
 
-@contextmanager
-def _repairing(game_id: str) -> Iterator[None]:
-    """A read that finds Redis without the game's rules or a whole board asks for the repair; the
-    reader hears 503 (BoardUnavailable) meanwhile, or 404 if SQL has no such game either."""
+def _read(read, game_id: str, *args, **kwargs):
+    """A read of the game's board. One that finds Redis without the whole board asks for its
+    rebuild; the reader hears 503 (BoardNotBuilt) meanwhile, or 404 if SQL has no such game."""
     try:
-        yield
-    except BoardNotFound:
-        if not writes.restore_rules(game_id):
-            raise
-        raise BoardUnavailable(f"the rules of {game_id!r} were missing from Redis and are being restored") from None
+        return read(game_id, *args, **kwargs)
     except BoardNotBuilt:
-        writes.rebuild_lost_boards()
+        if not writes.repair_board(game_id):
+            raise BoardNotFound(game_id) from None
         raise
 
 
 def _standings(rules: BoardRules, first_rank: int, window: list[tuple[str, int]]) -> list[Standing]:
     """The one decoder: (member, rank value) pairs, best first, as standings from first_rank."""
-    return [Standing(first_rank + i, member, rules.value_of(value)) for i, (member, value) in enumerate(window)]
+    base, sign = rules.value_base()
+    return [Standing(first_rank + i, member, base + sign * value) for i, (member, value) in enumerate(window)]
 
 
 def _by_rank(standing: Standing) -> int:

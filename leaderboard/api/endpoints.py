@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
+from .. import redis_store, services
 from ..models import ApiKey
 from . import throttling
 from .errors import Reply, reply_for
@@ -56,17 +56,24 @@ class Endpoint(APIView):
         counted in the handler's first Redis round trip and its verdict deciding first."""
         writes = request.method in self.write_methods
         charge = throttling.charge(request, writes=writes) if self.v1 else None
-        if writes and not self.counts_player_writes and (verdict := throttling.verdict(charge)) and not verdict.allowed:
-            return throttling.with_headers(self._error(request, throttling.refusal(verdict)), verdict)
-        with throttling.riding(charge):
-            try:
-                reply = handler(request, **kwargs)
-            except Exception as exc:  # noqa: BLE001  mapped below, or re-raised
-                reply = self._error(request, exc)
+        if charge is None:
+            return self._answer(request, handler, kwargs)
+        if writes and not self.counts_player_writes:
+            charge.settle()  # counted before anything is written
+        reply = None
+        if charge.verdict is None or charge.verdict.allowed:
+            with redis_store.riding(charge):
+                reply = self._answer(request, handler, kwargs)
         verdict = throttling.verdict(charge)
         if verdict is not None and not verdict.allowed:
             reply = self._error(request, throttling.refusal(verdict))
         return throttling.with_headers(reply, verdict)
+
+    def _answer(self, request, handler, kwargs: dict) -> Reply | Response:
+        try:
+            return handler(request, **kwargs)
+        except Exception as exc:  # noqa: BLE001  mapped, or re-raised
+            return self._error(request, exc)
 
     def _error(self, request, exc: Exception) -> Reply:
         reply = reply_for(exc, v1=self.v1, method=request.method, path=request.path)

@@ -7,9 +7,9 @@ against a read's few tens).
 - The endpoint answers through the same respond() as on Django's path, so the same handler, rate
   limits and error mapping (errors.py) give the same status and body.
 - Only plain requests come this way: an allowed host, JSON wanted and no `format` asked for, no
-  redirect to HTTPS due, a JSON body within the limit when one is due and none otherwise. Any
-  other request, down to a body that is not JSON, goes to Django untouched, which answers it
-  exactly as the contract says.
+  redirect to HTTPS due, an ASCII query, a JSON body within the limit when one is due and none
+  otherwise. Any other request, down to a body that is not JSON, goes to Django untouched, which
+  answers it exactly as the contract says.
 - It stands in for the middleware it knows (COVERED below): their headers are asked of the
   middleware themselves at start. With any other middleware configured, or DEBUG, it stays out
   of the way, so a middleware added later is never skipped.
@@ -19,9 +19,11 @@ import io
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
 from typing import NamedTuple
+from urllib.parse import parse_qsl
 
 import orjson
 from django.conf import settings
@@ -29,7 +31,7 @@ from django.core import signals
 from django.core.handlers.wsgi import WSGIRequest
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
 from django.urls import Resolver404, get_resolver
 from django.utils.module_loading import import_string
@@ -65,7 +67,43 @@ class Route(NamedTuple):
     view_class: type[Endpoint]
     initkwargs: dict
     kwargs: dict
+    methods: frozenset[str]  # the methods the fast path answers for this view
     allow: str  # DRF's Allow header for the view
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the settings say of a plain request, read once."""
+
+    body_limit: int
+    max_fields: int | None
+    ssl_redirect: bool
+    proxy_ssl_header: tuple[str, str] | None
+    use_forwarded_host: bool
+
+    @classmethod
+    def from_settings(cls) -> "Policy":
+        # settings.py keeps DATA_UPLOAD_MAX_MEMORY_SIZE at REQUEST_BODY_MAX_BYTES.
+        return cls(
+            settings.REQUEST_BODY_MAX_BYTES, settings.DATA_UPLOAD_MAX_NUMBER_FIELDS, settings.SECURE_SSL_REDIRECT,
+            settings.SECURE_PROXY_SSL_HEADER, settings.USE_X_FORWARDED_HOST,
+        )  # fmt: skip
+
+    def is_secure(self, environ) -> bool:
+        """HttpRequest.is_secure(), on the environ."""
+        if self.proxy_ssl_header:
+            header, secure_value = self.proxy_ssl_header
+            value = environ.get(header)
+            if value is not None:
+                return value.split(",", 1)[0].strip() == secure_value
+        return environ.get("wsgi.url_scheme") == "https"
+
+    def body_as_due(self, environ, method: str) -> bool:
+        length = environ.get("CONTENT_LENGTH", "")
+        if method == "GET":
+            return length in ("", "0") and "HTTP_TRANSFER_ENCODING" not in environ
+        declared = declared_length(length)
+        return declared is not None and 0 < declared <= self.body_limit
 
 
 class FastPath:
@@ -74,6 +112,7 @@ class FastPath:
     def __init__(self, django_app):
         self.django_app = django_app
         self.enabled = fast_path_allowed()
+        self.policy = Policy.from_settings()
         self.headers = {secure: middleware_headers(secure) for secure in (False, True)} if self.enabled else {}
         self._route = lru_cache(maxsize=1024)(_route)  # paths repeat; this bounds the cache
         self._host_allowed = lru_cache(maxsize=64)(_host_allowed)
@@ -86,35 +125,31 @@ class FastPath:
             request = self._plain_request(route, environ)
             if request is not None:
                 status, headers, content = self._answer(route, request)
-                start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+                start_response(_status_line(status), headers)
                 self._count(route.name, request.method, status, started)
                 return [content]
         return self.django_app(environ, start_response)
 
     def _plain_request(self, route: Route, environ) -> "FastRequest | None":
+        """The call as an endpoint reads it, if Django would hand it to the view as it is."""
         method = environ["REQUEST_METHOD"]
-        if method not in FAST_METHODS or not hasattr(route.view_class, method.lower()):
+        if method not in route.methods:
             return None
-        secure = _is_secure(environ)
-        if not self._plain(environ, secure):
-            return None
-        request = FastRequest(environ, secure)
-        if request.asks_format() or (method != "GET" and not request.read_json()):
-            return None
-        return request
-
-    def _plain(self, environ, secure: bool) -> bool:
-        """A request Django would hand to the view as it is."""
+        secure = self.policy.is_secure(environ)
         host = environ.get("HTTP_HOST")
-        return (
-            _body_as_due(environ)
+        plain = (
+            self.policy.body_as_due(environ, method)
             and not environ.get("SCRIPT_NAME")
             and host is not None
-            and not (settings.USE_X_FORWARDED_HOST and "HTTP_X_FORWARDED_HOST" in environ)
+            and not (self.policy.use_forwarded_host and "HTTP_X_FORWARDED_HOST" in environ)
             and self._host_allowed(host)
             and _accepts_json(environ.get("HTTP_ACCEPT", ""))
-            and (secure or not settings.SECURE_SSL_REDIRECT)
+            and (secure or not self.policy.ssl_redirect)
         )
+        request = FastRequest.plain(environ, secure, self.policy.max_fields) if plain else None
+        if request is None or (method != "GET" and not request.read_json()):
+            return None
+        return request
 
     def _answer(self, route: Route, request: "FastRequest") -> tuple[int, list, bytes]:
         if _database_threads.opened:
@@ -125,11 +160,10 @@ class FastPath:
             if _database_threads.opened:
                 _finished()
         if isinstance(reply, HttpResponse):  # Django's 500, which DRF never saw: no Allow
-            content, extra = reply.content, []
+            status, content, extra = reply.status_code, reply.content, []
         else:
             content = orjson.dumps(reply.body, default=ORJSONRenderer.default, option=ORJSONRenderer.options)
-            extra = [("Allow", route.allow), *(reply.headers or {}).items()]
-        status = reply.status_code if isinstance(reply, HttpResponse) else reply.status
+            status, extra = reply.status, [("Allow", route.allow), *(reply.headers or {}).items()]
         return status, [*self.headers[request.secure], ("Content-Length", str(len(content))), *extra], content
 
     def _count(self, endpoint: str, method: str, status: int, started: float) -> None:
@@ -145,7 +179,7 @@ class FastPath:
 
 def _respond(route: Route, request: "FastRequest") -> Reply | HttpResponse:
     view = route.view_class(**route.initkwargs)
-    view.setup(request, **route.kwargs)
+    view.request, view.args, view.kwargs = request, (), route.kwargs  # what View.setup() sets, but head
     try:
         return view.respond(request, getattr(view, request.method.lower()), route.kwargs)
     except Exception:  # noqa: BLE001  a bug: logged, and answered by Django's own handler500
@@ -160,29 +194,60 @@ def _finished() -> None:
             logger.error("request_finished receiver %r failed", failed, exc_info=outcome)
 
 
+def _parsed(query: str, max_fields: int | None) -> list[tuple[str, str]]:
+    """parse_qsl(query, keep_blank_values=True), read directly when nothing needs decoding."""
+    if "%" in query or "+" in query:
+        return parse_qsl(query, keep_blank_values=True, max_num_fields=max_fields)
+    fields = [field for field in query.split("&") if field]
+    if max_fields is not None and len(fields) > max_fields:
+        raise ValueError("too many fields")
+    return [(name, value) for name, _, value in (field.partition("=") for field in fields)]
+
+
+class QueryParams(dict):
+    """A query's parameters as Django's QueryDict gives them to a serializer: the last value of a
+    repeated key, and every value through getlist()."""
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self.lists: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self.lists.setdefault(key, []).append(value)
+        super().__init__((key, values[-1]) for key, values in self.lists.items())
+
+    def getlist(self, key: str, default=None) -> list[str]:
+        return list(self.lists.get(key, [] if default is None else default))
+
+
 class FastRequest:
     """What an endpoint reads of a call, straight from the environ: on Django's path, DRF's
     Request gives the same."""
 
-    def __init__(self, environ, secure: bool):
+    def __init__(self, environ, secure: bool, query: QueryParams):
         self.META = environ
         self.method = environ["REQUEST_METHOD"]
         self.path = environ.get("PATH_INFO", "")
         self.secure = secure
-        self.headers = EnvironHeaders(environ)
+        self.query_params = query
         self.data = None
-        self._query: QueryDict | None = None
 
     @property
-    def query_params(self) -> QueryDict:
-        if self._query is None:
-            self._query = QueryDict(self.META.get("QUERY_STRING", ""))
-        return self._query
+    def headers(self) -> "EnvironHeaders":
+        return EnvironHeaders(self.META)
 
-    def asks_format(self) -> bool:
-        """Whether the query names a format, which is DRF's content negotiation to answer."""
-        query = self.META.get("QUERY_STRING", "")
-        return ("format" in query or "%" in query) and "format" in self.query_params
+    @classmethod
+    def plain(cls, environ, secure: bool, max_fields: int | None) -> "FastRequest | None":
+        """The request, unless its query is for Django to read: not ASCII (Django decodes its bytes
+        again), too many fields, or a `format` for DRF's content negotiation."""
+        query = environ.get("QUERY_STRING", "")
+        if not query:
+            return cls(environ, secure, QueryParams([]))
+        if not query.isascii():
+            return None
+        try:
+            params = QueryParams(_parsed(query, max_fields))
+        except ValueError:
+            return None
+        return None if "format" in params else cls(environ, secure, params)
 
     def read_json(self) -> bool:
         """Read a JSON body into `data`; False, with the body put back for Django, if it is not plain JSON."""
@@ -246,7 +311,8 @@ def _route(path: str) -> Route | None:
     initkwargs = match.func.view_initkwargs
     view = view_class(**initkwargs)
     view.setup(None, **match.kwargs)
-    return Route(match.url_name, view_class, initkwargs, match.kwargs, ", ".join(view.allowed_methods))
+    methods = frozenset(method for method in FAST_METHODS if hasattr(view_class, method.lower()))
+    return Route(match.url_name, view_class, initkwargs, match.kwargs, methods, ", ".join(view.allowed_methods))
 
 
 def fast_path_allowed() -> bool:
@@ -272,31 +338,17 @@ def middleware_headers(secure: bool) -> list[tuple[str, str]]:
     return [(name, value) for name, value in response.items() if name != "Content-Length"]
 
 
-def _body_as_due(environ) -> bool:
-    length = environ.get("CONTENT_LENGTH", "")
-    if environ["REQUEST_METHOD"] == "GET":
-        return length in ("", "0") and "HTTP_TRANSFER_ENCODING" not in environ
-    declared = declared_length(length)
-    # settings.py keeps DATA_UPLOAD_MAX_MEMORY_SIZE at this same limit.
-    return declared is not None and 0 < declared <= settings.REQUEST_BODY_MAX_BYTES
-
-
 @lru_cache(maxsize=64)
 def _accepts_json(accept: str) -> bool:
     """An Accept header DRF's negotiation answers with JSON (or none)."""
     return not accept or any(kind.split(";", 1)[0].strip() in JSON_ACCEPTED for kind in accept.split(","))
 
 
+@lru_cache(maxsize=64)
+def _status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
+
+
 def _host_allowed(host: str) -> bool:
     domain, _port = split_domain_port(host)
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
-
-
-def _is_secure(environ) -> bool:
-    """HttpRequest.is_secure(), on the environ."""
-    if settings.SECURE_PROXY_SSL_HEADER:
-        header, secure_value = settings.SECURE_PROXY_SSL_HEADER
-        value = environ.get(header)
-        if value is not None:
-            return value.split(",", 1)[0].strip() == secure_value
-    return environ.get("wsgi.url_scheme") == "https"

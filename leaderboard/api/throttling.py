@@ -6,9 +6,12 @@ failing open keeps scores landing while the board is down.
 """
 
 import logging
-from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 
@@ -18,27 +21,51 @@ from .errors import Reply
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The rate-limit settings, read once (a setting costs a lookup, and every call needs them)."""
+
+    enabled: bool
+    window: int
+    reads_per_ip: int
+    writes_per_ip: int
+    writes_per_player: int
+    trusted_proxies: int
+
+
+@lru_cache(maxsize=1)
+def limits() -> Limits:
+    return Limits(
+        settings.RATE_LIMITS_ENABLED, settings.RATE_LIMIT_WINDOW, settings.RATE_LIMIT_READS_PER_IP,
+        settings.RATE_LIMIT_WRITES_PER_IP, settings.RATE_LIMIT_WRITES_PER_PLAYER, settings.TRUSTED_PROXY_COUNT,
+    )  # fmt: skip
+
+
+@receiver(setting_changed)
+def _limits_changed(*, setting: str, **kwargs) -> None:
+    if setting.startswith("RATE_LIMIT") or setting == "TRUSTED_PROXY_COUNT":
+        limits.cache_clear()
+
+
 def client_ip(request) -> str:
     """REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the address the first of them saw."""
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-    if proxies and len(forwarded) >= proxies:
-        return forwarded[-proxies]
+    proxies = limits().trusted_proxies
+    if proxies:
+        forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "")
 
 
 def charge(request, *, writes: bool) -> redis_store.Charge | None:
     """The call's count against its per-IP limit, or None with the limits off."""
-    if not settings.RATE_LIMITS_ENABLED:
+    policy = limits()
+    if not policy.enabled:
         return None
-    limit = ("write-ip", settings.RATE_LIMIT_WRITES_PER_IP) if writes else ("read-ip", settings.RATE_LIMIT_READS_PER_IP)
-    found = redis_store.Charge([(limit[0], client_ip(request), limit[1])], settings.RATE_LIMIT_WINDOW)
+    limit = ("write-ip", policy.writes_per_ip) if writes else ("read-ip", policy.reads_per_ip)
+    found = redis_store.Charge([(limit[0], client_ip(request), limit[1])], policy.window)
     request.charge = found
     return found
-
-
-def riding(found: redis_store.Charge | None) -> AbstractContextManager:
-    return nullcontext() if found is None else redis_store.riding(found)
 
 
 def limit_player_writes(request, player_id: str) -> None:
@@ -47,7 +74,7 @@ def limit_player_writes(request, player_id: str) -> None:
     found = getattr(request, "charge", None)
     if found is None:
         return
-    found.add(("write-player", player_id, settings.RATE_LIMIT_WRITES_PER_PLAYER))
+    found.add(("write-player", player_id, limits().writes_per_player))
     if (decided := found.settle()) is not None and not decided.allowed:
         raise refusal(decided)
 
@@ -81,4 +108,6 @@ def with_headers(reply: Reply | Response, decided: redis_store.Verdict | None) -
         for name, value in headers.items():
             reply[name] = value
         return reply
-    return reply._replace(headers={**(reply.headers or {}), **headers})
+    if reply.headers:
+        headers = {**reply.headers, **headers}
+    return Reply(reply.status, reply.body, headers)

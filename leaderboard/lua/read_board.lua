@@ -1,45 +1,41 @@
--- Every read of a board, with the board's rules, if the board is whole: one call per read.
--- KEYS[1] the board's rules
--- KEYS[2] the board's built marker
--- KEYS[3] the board
+-- A player's rank with the entries around it, or several players' entries, read with the board's
+-- header (the member above every entry that names the board's rules), if the board has one.
+-- KEYS[1] the board
 -- ARGV[1] the read, and after it its arguments:
---   page     first, last: the entries at those 0-based positions, best first
 --   around   member, context: the member's 0-based rank and the entries from rank - context to
 --            rank + context, best first, the member included
 --   entries  member, ...: each member's 0-based rank and score, false for both if it has none
--- Returns {} if the board has no rules (an unknown game, or rules Redis lost); {rules} if the
--- board is not whole (Redis lost its data); else {rules, entries on the board, the read's answer}:
---   page     {member, score, member, score, ...}
+--            (one ZMSCORE for every score, then a rank for each member that has one)
+-- Returns {} if the board has no header (it is not whole); else {header, entries on the board,
+-- the read's answer}:
 --   around   nothing more if the member has no entry, else rank, {member, score, ...}
 --   entries  {rank, score, rank, score, ...} in the members' order
--- where rules = {order, operator, min, max}.
-local rules = redis.call('HMGET', KEYS[1], 'order', 'operator', 'min', 'max')
-if not rules[1] then
+local top = redis.call('ZREVRANGE', KEYS[1], 0, 0)[1]
+if not top or string.byte(top, 1) ~= 0 then
   return {}
 end
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  return {rules}
-end
-local total = redis.call('ZCARD', KEYS[3])
-local read = ARGV[1]
+local total = redis.call('ZCOUNT', KEYS[1], '-inf', '(+inf')
 
-if read == 'page' then
-  return {rules, total, redis.call('ZREVRANGE', KEYS[3], ARGV[2], ARGV[3], 'WITHSCORES')}
-end
-
-if read == 'around' then
-  local rank = redis.call('ZREVRANK', KEYS[3], ARGV[2])
+if ARGV[1] == 'around' then
+  local rank = redis.call('ZREVRANK', KEYS[1], ARGV[2])
   if not rank then
-    return {rules, total}
+    return {top, total}
   end
-  local first = math.max(rank - tonumber(ARGV[3]), 0)
-  return {rules, total, rank, redis.call('ZREVRANGE', KEYS[3], first, rank + tonumber(ARGV[3]), 'WITHSCORES')}
+  local context = tonumber(ARGV[3])
+  -- Position 0 is the header: entries start at 1.
+  local window = redis.call('ZREVRANGE', KEYS[1], math.max(rank - context, 1), rank + context, 'WITHSCORES')
+  return {top, total, rank - 1, window}
 end
 
+local members = {unpack(ARGV, 2)}
 local found = {}
-for i = 2, #ARGV do
-  local rank = redis.call('ZREVRANK', KEYS[3], ARGV[i])
-  found[2 * i - 3] = rank or false
-  found[2 * i - 2] = rank and redis.call('ZSCORE', KEYS[3], ARGV[i]) or false
+if #members == 0 then
+  return {top, total, found}
 end
-return {rules, total, found}
+local scores = redis.call('ZMSCORE', KEYS[1], unpack(members))
+for i, member in ipairs(members) do
+  local rank = scores[i] and redis.call('ZREVRANK', KEYS[1], member)
+  found[2 * i - 1] = rank and rank - 1 or false
+  found[2 * i] = scores[i] or false
+end
+return {top, total, found}

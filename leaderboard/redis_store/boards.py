@@ -1,5 +1,5 @@
-"""Board writes and upkeep: mirroring committed entries, rules and built markers, rebuilds,
-checks against SQL, and the locks and run ids that recovery relies on.
+"""Board writes and upkeep: mirroring committed entries, new boards' headers, rebuilds, checks
+against SQL, and the locks and run ids that recovery relies on.
 
 Entries only move to newer states (set_entries.lua), so a mirror replayed late or twice changes
 nothing. A rebuild holds the board's rebuild lock; while it does, every write also lands in the
@@ -15,14 +15,15 @@ from ..exceptions import RebuildInProgress
 from ..rules import BoardRules
 from .client import client, execute, unavailable_on_error
 from .keys import (
+    HEADER_SCORE,
     Entry,
     board_key,
-    built_key,
+    header,
     lock_key,
     profile_key,
     rebuild_key,
     rebuild_lock_key,
-    rules_key,
+    rules_of_header,
     run_id_key,
 )
 
@@ -44,18 +45,26 @@ class MirroredEntry:
 
 
 def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
-    """After players score: set their entries, drop their cached profiles, restate the boards'
-    rules (Redis may have lost them), and read each player's 0-based rank after the write. One
-    pipeline for all, so a hung Redis costs the batch one timeout, not one each."""
-    commands = []
+    """After players score: set their entries, drop their cached profiles, and read each player's
+    0-based rank after the write (None where the board is not whole). One pipeline for all, so a
+    hung Redis costs the batch one timeout, not one each."""
+    if not entries:
+        return []
+    writes = []
     for entry in entries:
         if entry.encoded is not None:
-            commands.append(("script", "set_entries", _entry_keys(entry.board), [entry.encoded, entry.member]))
-        commands.append(("DEL", profile_key(entry.member)))
-    for board, rules in {entry.board: entry.rules for entry in entries}.items():
-        commands.append(("HSET", rules_key(board), *chain.from_iterable(_rules_fields(rules).items())))
-    ranks = [("ZREVRANK", board_key(entry.board), entry.member) for entry in entries]
-    return execute(commands + ranks)[-len(ranks) :] if entries else []
+            writes.append(("script", "set_entries", _entry_keys(entry.board), [entry.encoded, entry.member]))
+        writes.append(("DEL", profile_key(entry.member)))
+    boards = list(dict.fromkeys(entry.board for entry in entries))
+    reads = [("ZREVRANGE", board_key(board), 0, 0) for board in boards]
+    reads += [("ZREVRANK", board_key(entry.board), entry.member) for entry in entries]
+    replies = execute(writes + reads)[len(writes) :]
+    whole = {
+        board: bool(top) and rules_of_header(top[0]) is not None
+        for board, top in zip(boards, replies[: len(boards)], strict=True)
+    }
+    ranks = zip(entries, replies[len(boards) :], strict=True)
+    return [rank - 1 if rank is not None and whole[entry.board] else None for entry, rank in ranks]
 
 
 def set_entries(board: str, entries: Sequence[Entry]) -> None:
@@ -74,28 +83,22 @@ def _entry_keys(board: str) -> list[str]:
     return [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
 
 
-def publish_rules(board: str, rules: BoardRules, *, new: bool = False) -> None:
-    """Store the board's rules beside it, so reads can decode entries without SQL; a new board is
-    also marked whole, as an empty board is."""
-    commands = [("HSET", rules_key(board), *chain.from_iterable(_rules_fields(rules).items()))]
-    execute(commands + ([("SET", built_key(board), "1")] if new else []))
+def whole_boards(boards: Sequence[str]) -> list[bool]:
+    """Whether Redis holds each board whole (under its header), in one round trip."""
+    tops = execute([("ZREVRANGE", board_key(board), 0, 0) for board in boards]) if boards else []
+    return [bool(top) and rules_of_header(top[0]) is not None for top in tops]
 
 
-def _rules_fields(rules: BoardRules) -> dict[str, str | int]:
-    return {"order": rules.order, "operator": rules.operator, "min": rules.min_score, "max": rules.max_score}
-
-
-def mark_built(board: str) -> None:
-    """A new, empty board is whole as it is."""
-    execute([("SET", built_key(board), "1")])
+def publish_board(board: str, rules: BoardRules) -> None:
+    """A new board: empty, and whole as it is, under its header."""
+    execute([("ZADD", board_key(board), HEADER_SCORE, header(rules))])
 
 
 def start_rebuild(board: str) -> None:
     """Take the board's rebuild lock and start an empty rebuild key; RebuildInProgress if taken."""
-    with unavailable_on_error():
-        if not client().set(rebuild_lock_key(board), "1", nx=True, ex=REBUILD_LOCK_SECONDS):
-            raise RebuildInProgress(board)
-        client().delete(rebuild_key(board))
+    if not execute([("SET", rebuild_lock_key(board), "1", "NX", "EX", REBUILD_LOCK_SECONDS)])[0]:
+        raise RebuildInProgress(board)
+    execute([("DEL", rebuild_key(board))])
 
 
 def load_entries(board: str, entries: Sequence[Entry]) -> None:
@@ -111,12 +114,13 @@ def load_entries(board: str, entries: Sequence[Entry]) -> None:
     )
 
 
-def swap_in(board: str) -> int:
-    """Atomically make the rebuild key the live board (absent means empty) and release the lock."""
+def swap_in(board: str, rules: BoardRules) -> int:
+    """Atomically make the rebuild key the live board (absent means empty), under its header, and
+    release the lock."""
     live = board_key(board)
     retired = f"{live}:retired:{secrets.token_hex(8)}"
-    keys = [live, rebuild_key(board), rebuild_lock_key(board), retired, built_key(board)]
-    return execute([("script", "swap_board", keys, [])])[0]
+    keys = [live, rebuild_key(board), rebuild_lock_key(board), retired]
+    return execute([("script", "swap_board", keys, [header(rules)])])[0]
 
 
 def abandon_rebuild(board: str) -> None:
@@ -124,7 +128,8 @@ def abandon_rebuild(board: str) -> None:
 
 
 def total_members(board: str) -> int:
-    return execute([("ZCARD", board_key(board))])[0]
+    """The board's entries (its header left out)."""
+    return execute([("ZCOUNT", board_key(board), "-inf", "(+inf")])[0]
 
 
 def encoded_scores(board: str, members: Sequence[str]) -> list[int | None]:
@@ -140,6 +145,8 @@ def iter_members(board: str, batch_size: int = 1000) -> Iterable[list[str]]:
     with unavailable_on_error():
         batch: list[str] = []
         for member, _score in client().zscan_iter(board_key(board), count=batch_size):
+            if rules_of_header(member) is not None:
+                continue
             batch.append(member)
             if len(batch) == batch_size:
                 yield batch

@@ -9,12 +9,25 @@ is the id of the Score that brought the entry to its value. Better entries sort 
 values the earlier submission sorts higher. 20 + 33 = 53 bits, so every score is an integer a
 double stores exactly. The low bits also tell which of two states of an entry is newer.
 
+A whole board also holds one header member, above every entry (score +inf), that names the
+board's rules: reads decode entries with them, and a board without its header is not whole
+(Redis lost it, or it was never built), so no read serves it. Only creating a board and swapping
+in a rebuild write the header; a player id cannot start with the header's control character.
+
 A board's keys share the hash tag {game}, so a script may touch them together on a cluster.
 """
 
+from functools import lru_cache
+
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from ..limits import ENCODABLE_POINTS_MAX, SEQUENCE_BITS, SEQUENCE_LIMIT
+from ..rules import BoardRules
+
+HEADER_PREFIX = "\x00rules "
+HEADER_SCORE = "+inf"
 
 # A board entry to write: (encoded score, member), the order ZADD takes them in, so a batch of
 # rows from SQL goes to Redis without building an object per entry.
@@ -31,19 +44,36 @@ def decode_rank_value(score: float | str) -> int:
     return int(float(score)) >> SEQUENCE_BITS
 
 
+@lru_cache(maxsize=1)
+def prefix() -> str:
+    """REDIS_KEY_PREFIX, read once: keys are built on every call, and a setting costs a lookup."""
+    return settings.REDIS_KEY_PREFIX
+
+
+@receiver(setting_changed)
+def _prefix_changed(*, setting: str, **kwargs) -> None:
+    if setting == "REDIS_KEY_PREFIX":
+        prefix.cache_clear()
+        board_key.cache_clear()
+
+
+@lru_cache(maxsize=4096)
 def board_key(board: str) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:board:{{{board}}}"
+    return f"{prefix()}:board:{{{board}}}"
 
 
-def rules_key(board: str) -> str:
-    """The board's rules (order, operator, min, max), so reads decode entries without SQL."""
-    return f"{board_key(board)}:rules"
+def header(rules: BoardRules) -> str:
+    """The board's header member, naming its rules."""
+    return f"{HEADER_PREFIX}{rules.order} {rules.operator} {rules.min_score} {rules.max_score}"
 
 
-def built_key(board: str) -> str:
-    # Set when a board is created or rebuilt, never by a single write: if Redis loses its data,
-    # the marker goes with it, and reads know the board is not whole.
-    return f"{board_key(board)}:built"
+@lru_cache(maxsize=1024)
+def rules_of_header(member: str) -> BoardRules | None:
+    """The rules a header names, or None if the member is no header (the board is not whole)."""
+    if not member.startswith(HEADER_PREFIX):
+        return None
+    order, operator, min_score, max_score = member[len(HEADER_PREFIX) :].split(" ")
+    return BoardRules(order, operator, int(min_score), int(max_score))
 
 
 def rebuild_key(board: str) -> str:
@@ -56,16 +86,17 @@ def rebuild_lock_key(board: str) -> str:
 
 def run_id_key() -> str:
     """The run id of the Redis process every board was last rebuilt into."""
-    return f"{settings.REDIS_KEY_PREFIX}:boards-built-in"
+    return f"{prefix()}:boards-built-in"
 
 
 def lock_key(name: str) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:lock:{name}"
+    return f"{prefix()}:lock:{name}"
 
 
-def rate_limit_key(scope: str, identity: str) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:rate:{scope}:{identity}"
+def rate_limit_key(scope: str, identity: str, window: int) -> str:
+    """The counter of one fixed window (the window's number since the epoch)."""
+    return f"{prefix()}:rate:{scope}:{identity}:{window}"
 
 
 def profile_key(player: str) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:profile:{player}"
+    return f"{prefix()}:profile:{player}"

@@ -1,10 +1,16 @@
 """Fixed-window rate limits counted in Redis, shared by every worker.
 
+Windows are aligned on the clock (window n covers [n * w, (n + 1) * w)), so a count is two plain
+commands on one key, INCR and an expiry set once, and the time until the window resets needs no
+third: it is known here. A refused request still counts, so hammering a closed window does not
+reopen it early.
+
 A Charge is a call's count against its limits. Ridden (client.riding), it goes with the call's
 first Redis round trip rather than one of its own; a call that makes none sends it alone.
 """
 
 import math
+import time
 from dataclasses import dataclass
 
 from ..exceptions import BoardUnavailable
@@ -16,8 +22,7 @@ Limit = tuple[str, str, int]  # (scope, identity, requests allowed per window)
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The limit that decides: the exceeded one that resets last if any is exceeded, else the
-    one with fewest requests left."""
+    """The call's standing against its limits: allowed or not, and the limit that decides."""
 
     allowed: bool
     limit: int
@@ -25,10 +30,19 @@ class Verdict:
     reset_seconds: int
 
 
+# A window's counter outlives the window by this much, so a Redis clock a little ahead of ours
+# cannot end it early.
+EXPIRY_SLACK_MS = 1000
+
+
 class Charge:
     def __init__(self, limits: list[Limit], window_seconds: int):
         self.limits = list(limits)
-        self.window_ms = window_seconds * 1000
+        window_ms = window_seconds * 1000
+        now_ms = time.time() * 1000
+        self.window = int(now_ms // window_ms)
+        self.ends_ms = (self.window + 1) * window_ms
+        self.reset_ms = self.ends_ms - now_ms
         self.verdict: Verdict | None = None
         self.unavailable: BoardUnavailable | None = None
 
@@ -42,13 +56,15 @@ class Charge:
         self.limits.append(limit)
 
     def commands(self) -> list[Command]:
-        # One script per counter: on a cluster the counters live on different nodes.
-        return [
-            ("script", "rate_limit", [rate_limit_key(scope, who)], [self.window_ms]) for scope, who, _ in self.limits
-        ]
+        commands = []
+        for scope, who, _limit in self.limits:
+            key = rate_limit_key(scope, who, self.window)
+            commands += [("INCR", key), ("PEXPIREAT", key, self.ends_ms + EXPIRY_SLACK_MS, "NX")]
+        return commands
 
     def take(self, replies: list) -> None:
-        self.verdict = _verdict([limit for _, _, limit in self.limits], replies)
+        counts = replies[0::2]
+        self.verdict = _verdict([limit for _, _, limit in self.limits], counts, self.reset_ms)
 
     def failed(self, error: BoardUnavailable) -> None:
         self.unavailable = error
@@ -63,14 +79,12 @@ class Charge:
         return self.verdict
 
 
-def _verdict(limits: list[int], replies: list) -> Verdict:
-    allowed, decisive, left_out, reset_ms = True, 0, math.inf, 0
-    for limit, (count, ttl) in zip(limits, replies, strict=True):
-        left = max(limit - count, 0)
-        if count > limit:
-            if allowed or ttl > reset_ms:
-                decisive, left_out, reset_ms = limit, 0, ttl
-            allowed = False
-        elif allowed and left < left_out:
-            decisive, left_out, reset_ms = limit, left, ttl
-    return Verdict(allowed, decisive, int(left_out), max(math.ceil(reset_ms / 1000), 1))
+def _verdict(limits: list[int], counts: list[int], reset_ms: float) -> Verdict:
+    """Every limit's window ends together; the one that decides is the exceeded one if any is
+    (the lowest), else the one with fewest requests left."""
+    reset_seconds = max(math.ceil(reset_ms / 1000), 1)
+    if len(limits) == 1:  # most calls: one limit, nothing to choose
+        return Verdict(counts[0] <= limits[0], limits[0], max(limits[0] - counts[0], 0), reset_seconds)
+    exceeded = [limit for limit, count in zip(limits, counts, strict=True) if count > limit]
+    left, decisive = min((max(limit - count, 0), limit) for limit, count in zip(limits, counts, strict=True))
+    return Verdict(not exceeded, min(exceeded) if exceeded else decisive, 0 if exceeded else left, reset_seconds)

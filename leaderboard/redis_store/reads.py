@@ -1,62 +1,89 @@
-"""Board reads: each one call of read_board.lua, which also returns the board's rules and checks
-the board is whole, so a read is one round trip (with the call's rate-limit charge riding along,
-if one waits).
+"""Board reads, each one round trip (with the call's rate-limit charge riding along, if one waits),
+each checking the board's header: a board without one is not whole (BoardNotBuilt).
 
-A read raises BoardNotFound if Redis holds no rules for the board (an unknown game, or rules Redis
-lost: the caller tells which) and BoardNotBuilt if Redis does not hold the whole board.
+A page is plain commands: from the top, one ZREVRANGE that brings the header with the entries,
+which costs Redis a third of a script. A rank, with or without neighbours, and several players'
+entries are read_board.lua: each needs a rank before it can read on, and one script costs less
+than several commands in a pipeline.
 """
 
 from collections.abc import Sequence
 
-from ..exceptions import BoardNotBuilt, BoardNotFound
+from ..exceptions import BoardNotBuilt
+from ..limits import SEQUENCE_BITS
 from ..rules import BoardRules
 from .client import execute
-from .keys import board_key, built_key, decode_rank_value, rules_key
+from .keys import board_key, decode_rank_value, rules_of_header
 
 # (member, rank value) pairs, best first.
 Ranked = list[tuple[str, int]]
 
 
-def page(board: str, offset: int, count: int) -> tuple[BoardRules, int, Ranked]:
-    """(rules, entries on the board, the `count` entries from 0-based position offset)."""
-    reply = _read(board, ["page", offset, offset + count - 1])
-    rules, total, window = reply
-    return rules, total, _pairs(window)
+def page(board: str, offset: int, count: int, *, total: bool = True) -> tuple[BoardRules, int | None, Ranked]:
+    """(rules, entries on the board if asked, the `count` entries from 0-based position offset)."""
+    key = board_key(board)
+    # From the top, the header comes with the entries; further down, it is read beside them.
+    rows = [("ZREVRANGE", key, 0, count, "WITHSCORES")] if offset == 0 else [
+        ("ZREVRANGE", key, 0, 0, "WITHSCORES"), ("ZREVRANGE", key, offset + 1, offset + count, "WITHSCORES"),
+    ]  # fmt: skip
+    replies = execute(rows + ([_count(key)] if total else []))
+    rules = _rules(board, replies[0])
+    entries = _pairs(replies[0], 2) if offset == 0 else _pairs(replies[1])
+    return rules, replies[-1] if total else None, entries
 
 
 def around(board: str, member: str, context: int) -> tuple[BoardRules, int, tuple[int, Ranked] | None]:
     """(rules, entries on the board, None if the member has no entry, else (its 0-based rank,
-    the entries from rank - context to rank + context)."""
-    reply = _read(board, ["around", member, context])
+    the entries from rank - context to rank + context))."""
+    reply = _scripted(board, ["around", member, context])
     if len(reply) == 2:
         return reply[0], reply[1], None
-    rules, total, rank, window = reply
-    return rules, total, (rank, _pairs(window))
+    rules, total, found, window = reply
+    return rules, total, (found, _pairs(window))
 
 
 def entries_of(board: str, members: Sequence[str]) -> tuple[BoardRules, list[tuple[str, int, int]]]:
     """(rules, [(member, 0-based rank, rank value)] of the members that have an entry)."""
-    rules, _total, found = _read(board, ["entries", *members])
-    ranks, scores = found[0::2], found[1::2]
-    present = zip(members, ranks, scores, strict=True)
+    rules, _total, found = _scripted(board, ["entries", *members])
+    present = zip(members, found[0::2], found[1::2], strict=True)
     return rules, [(member, rank, decode_rank_value(score)) for member, rank, score in present if rank is not None]
 
 
 def ranks_of(member: str, boards: Sequence[str]) -> list[int | None]:
-    """The member's 0-based rank on each board (None where absent), in one round trip."""
-    return execute([("ZREVRANK", board_key(board), member) for board in boards]) if boards else []
+    """The member's 0-based rank on each board (None where absent, or where the board is not whole)."""
+    commands = [command for board in boards for command in _rank_commands(board_key(board), member)]
+    replies = execute(commands) if commands else []
+    tops, ranks = replies[0::2], replies[1::2]
+    return [None if found is None or not _header(top) else found - 1 for top, found in zip(tops, ranks, strict=True)]
 
 
-def _read(board: str, args: list) -> list:
-    keys = [rules_key(board), built_key(board), board_key(board)]
-    (reply,) = execute([("script", "read_board", keys, args)])
+def _rank_commands(key: str, member: str) -> list[tuple]:
+    return [("ZREVRANGE", key, 0, 0, "WITHSCORES"), ("ZREVRANK", key, member)]
+
+
+def _count(key: str) -> tuple:
+    """The board's entries: every member below the header."""
+    return ("ZCOUNT", key, "-inf", "(+inf")
+
+
+def _scripted(board: str, args: list) -> list:
+    (reply,) = execute([("script", "read_board", [board_key(board)], args)])
     if not reply:
-        raise BoardNotFound(board)
-    if len(reply) == 1:
         raise BoardNotBuilt(board)
-    order, operator, min_score, max_score = reply[0]
-    return [BoardRules(order, operator, int(min_score), int(max_score)), *reply[1:]]
+    return [rules_of_header(reply[0]), *reply[1:]]
 
 
-def _pairs(flat: list) -> Ranked:
-    return [(flat[i], decode_rank_value(flat[i + 1])) for i in range(0, len(flat), 2)]
+def _rules(board: str, top: list) -> BoardRules:
+    rules = _header(top)
+    if rules is None:
+        raise BoardNotBuilt(board)
+    return rules
+
+
+def _header(top: list) -> BoardRules | None:
+    return rules_of_header(top[0]) if top else None
+
+
+def _pairs(flat: list, start: int = 0) -> Ranked:
+    """(member, rank value) of member, score, member, score, ... from position `start`."""
+    return [(flat[i], int(float(flat[i + 1])) >> SEQUENCE_BITS) for i in range(start, len(flat), 2)]

@@ -8,7 +8,7 @@ from datetime import datetime
 import orjson
 
 from .. import redis_store
-from ..exceptions import BoardNotFound, BoardUnavailable, PlayerNotFound
+from ..exceptions import BoardUnavailable, PlayerNotFound
 from ..models import BoardEntry, Player
 from ..timestamps import iso_utc
 
@@ -66,7 +66,7 @@ def _build(player_id: str) -> Profile:
 def _ranks(player_id: str, boards: list[str]) -> list[int | None]:
     try:
         return [None if rank is None else rank + 1 for rank in redis_store.ranks_of(player_id, boards)]
-    except (BoardUnavailable, BoardNotFound):
+    except BoardUnavailable:
         return [None] * len(boards)
 
 

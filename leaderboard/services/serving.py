@@ -2,12 +2,11 @@
 
 from django.db import connections
 
-from ..writes import process_boundary, publish_all_rules
+from ..writes import process_boundary
 
 
 def start_serving() -> None:
-    """Replay the scores Redis may have missed and republish the games' rules (Redis may have
-    lost them); then free this thread's database connection, which serves no request."""
+    """Have the catch-up replay what Redis may have missed and rebuild the boards it lost; then
+    free this thread's database connection, which serves no request."""
     process_boundary.start()
-    publish_all_rules()
     connections.close_all()

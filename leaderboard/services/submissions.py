@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from .. import redis_store, writes
 from ..exceptions import (
-    BoardNotFound,
     BoardUnavailable,
     IdempotencyKeyReused,
     ScoreExceedsSessionMaximum,
@@ -200,7 +199,7 @@ def _replay(kept: IdempotencyRecord, request_hash: str) -> Submission:
 def _rank_now(game_id: str, player_id: str) -> int | None:
     try:
         _rules, _total, found = redis_store.around(game_id, player_id, 0)
-    except (BoardUnavailable, BoardNotFound):
+    except BoardUnavailable:
         return None
     return found[0] + 1 if found else None
 

@@ -1,5 +1,6 @@
 """Real servers for the suite: a redis-server of its own (pytest-redis) and pytest-django's database."""
 
+import math
 import os
 import shutil
 import signal
@@ -44,10 +45,9 @@ DEFAULT_RULES = BoardRules("desc", "best", 0, POINTS_MAX)
 
 @pytest.fixture(autouse=True)
 def _empty_redis(_use_test_redis):
-    """An empty Redis in which the default board and its rules are published and the board counts
-    as built (as after its first rebuild)."""
+    """An empty Redis holding the default board, empty and whole (as after its first rebuild)."""
     redis_store.client().flushdb()
-    redis_store.publish_rules(DEFAULT_BOARD_SLUG, DEFAULT_RULES, new=True)
+    redis_store.publish_board(DEFAULT_BOARD_SLUG, DEFAULT_RULES)
     redis_store.record_boards_built_in(redis_store.server_run_id())
     yield
 
@@ -116,6 +116,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def seconds_left_in_window(window: int) -> set[str]:
+    """What RateLimit-Reset may say now: the seconds until the clock-aligned window ends (either
+    side of a second's turn)."""
+    left = window - time.time() % window
+    return {str(max(math.ceil(left) - 1, 1)), str(math.ceil(left))}
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05):

@@ -215,7 +215,7 @@ UNAVAILABLE = b'{"detail":"Leaderboard temporarily unavailable; retry shortly."}
 @pytest.mark.django_db(transaction=True)  # the rebuild the read asks for reads SQL from its own thread
 @pytest.mark.parametrize("path", ["/api/top-players/", "/api/my-rank/?username=amy"])
 def test_reads_of_an_unbuilt_board_get_a_503_on_the_fast_path_as_on_djangos(default_board, path):
-    redis_store.client().delete(redis_store.built_key(DEFAULT_BOARD_SLUG))
+    redis_store.client().delete(redis_store.board_key(DEFAULT_BOARD_SLUG))  # Redis lost it
     django = Counting(WSGIHandler())
 
     status, headers, body = call(FastPath(django), environ(path))
@@ -247,7 +247,7 @@ def test_a_read_while_redis_is_down_counts_one_redis_error_as_django_alone_does(
 
 
 def test_an_entry_redis_holds_that_cannot_be_decoded_gets_djangos_500(board):
-    redis_store.client().zadd(redis_store.board_key(DEFAULT_BOARD_SLUG), {"broken": float("inf")})
+    redis_store.client().zadd(redis_store.board_key(DEFAULT_BOARD_SLUG), {"broken": float("-inf")})
 
     by_fast_path, by_django, passed_on = answers("/api/top-players/")
 

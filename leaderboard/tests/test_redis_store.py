@@ -1,11 +1,16 @@
 """The score encoding and the board commands, against a real Redis."""
 
+import time
+
 import pytest
+import redis
+from django.conf import settings
 
 from leaderboard import redis_store
 from leaderboard.exceptions import RebuildInProgress
 from leaderboard.limits import ENCODABLE_POINTS_MAX, POINTS_MAX, SEQUENCE_LIMIT
 from leaderboard.redis_store import MirroredEntry
+from leaderboard.redis_store.client import IDLE_CHECK_SECONDS
 from leaderboard.rules import BoardRules
 
 from .boards import rank_and_score
@@ -19,7 +24,7 @@ RULES = BoardRules("desc", "best", 0, ENCODABLE_POINTS_MAX)
 @pytest.fixture(autouse=True)
 def _boards_built():
     for board in ("b", "exact", "other"):
-        redis_store.publish_rules(board, RULES, new=True)
+        redis_store.publish_board(board, RULES)
 
 
 def top(board: str) -> list[tuple[str, int]]:
@@ -76,7 +81,7 @@ def test_swap_in_replaces_the_live_board_and_releases_the_rebuild():
     redis_store.start_rebuild("b")
     redis_store.load_entries("b", [(redis_store.encode(2, 2), "new")])
 
-    redis_store.swap_in("b")
+    redis_store.swap_in("b", RULES)
 
     assert top("b") == [("new", 2)]
     assert redis_store.client().exists(redis_store.rebuild_key("b"), redis_store.rebuild_lock_key("b")) == 0
@@ -87,7 +92,7 @@ def test_swapping_in_a_rebuild_with_no_entries_empties_the_board():
     redis_store.set_entry("b", "old", redis_store.encode(1, 1))
     redis_store.start_rebuild("b")
 
-    redis_store.swap_in("b")
+    redis_store.swap_in("b", RULES)
 
     assert redis_store.total_members("b") == 0
 
@@ -99,7 +104,7 @@ def test_writes_during_a_rebuild_reach_the_rebuilt_board():
     redis_store.set_entry("b", "bob", redis_store.encode(7, 4))  # a new player mid-rebuild
     redis_store.load_entries("b", [(redis_store.encode(6, 2), "bob")])  # SQL's older view of bob
 
-    redis_store.swap_in("b")
+    redis_store.swap_in("b", RULES)
 
     assert top("b") == [("amy", 9), ("bob", 7)]
 
@@ -129,7 +134,7 @@ def test_a_late_mirror_of_an_older_state_during_a_rebuild_does_not_win_the_swap(
     redis_store.set_entry("b", "amy", redis_store.encode(100, 10))  # an older state, mirrored late
     redis_store.load_entries("b", [(redis_store.encode(500, 12), "amy")])  # SQL's current state
 
-    redis_store.swap_in("b")
+    redis_store.swap_in("b", RULES)
 
     assert redis_store.encoded_scores("b", ["amy"]) == [redis_store.encode(500, 12)]
 
@@ -182,3 +187,12 @@ def test_a_rider_goes_with_the_next_round_trip_once():
 
     assert rider.replies == [[1]]
     assert redis_store.client().get("speedrank-test:counter") == "1"
+
+
+def test_a_connection_redis_closed_while_it_was_idle_is_replaced_rather_than_failing_a_call():
+    redis_store.set_entry("b", "amy", redis_store.encode(5, 1))
+    killer = redis.Redis.from_url(settings.REDIS_URL)
+    killer.client_kill_filter(_type="normal", skipme=True)  # as a restart or Redis's idle timeout would
+    time.sleep(IDLE_CHECK_SECONDS + 0.1)
+
+    assert top("b") == [("amy", 5)]

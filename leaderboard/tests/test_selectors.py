@@ -42,7 +42,7 @@ def test_a_page_stops_at_the_count_asked_for():
 
 
 def test_entries_are_decoded_with_the_rules_redis_keeps_beside_the_board():
-    redis_store.publish_rules("speedrun", BoardRules("asc", "best", 100, 10_000), new=True)
+    redis_store.publish_board("speedrun", BoardRules("asc", "best", 100, 10_000))
     put("amy", 10_000 - 2_500, 1, game="speedrun")  # rank value: max_score - value
 
     assert selectors.standings_of(game_id="speedrun", player_ids=["amy", "nobody"]) == [Standing(1, "amy", 2_500)]

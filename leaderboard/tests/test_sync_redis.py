@@ -26,7 +26,10 @@ def sync_redis(*args) -> str:
 
 
 def whole_board(board="default") -> list[tuple[str, float]]:
-    return redis_store.client().zrevrange(redis_store.board_key(board), 0, -1, withscores=True)
+    """Every entry of the board, as Redis holds it, once the board's header is seen to lead it."""
+    members = redis_store.client().zrevrange(redis_store.board_key(board), 0, -1, withscores=True)
+    assert members[0][1] == float("inf") and redis_store.rules_of_header(members[0][0]) is not None
+    return members[1:]
 
 
 @pytest.fixture
@@ -66,8 +69,6 @@ def test_a_rebuild_leaves_no_temporary_key_behind(played):
     assert sorted(redis_store.client().scan_iter("*")) == sorted(
         [
             board,
-            redis_store.rules_key("default"),
-            redis_store.built_key("default"),
             redis_store.run_id_key(),
         ]
     )

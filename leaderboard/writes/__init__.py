@@ -12,7 +12,7 @@ from .rebuild import (
     rebuild_board,
     record_all_boards_built,
 )
-from .repairs import publish_all_rules, rebuild_lost_boards, restore_rules
+from .repairs import repair_board
 from .replay import drain_pending_mirrors, replay_recent_entries, write_current_entries
 from .server import WriteServer, socket_path
 from .supervisor import WriteServerSupervisor
@@ -31,13 +31,11 @@ __all__ = [
     "commit",
     "drain_pending_mirrors",
     "process_boundary",
-    "publish_all_rules",
     "rebuild_all_boards",
     "rebuild_board",
-    "rebuild_lost_boards",
     "record_all_boards_built",
     "replay_recent_entries",
-    "restore_rules",
+    "repair_board",
     "socket_path",
     "write_current_entries",
 ]

@@ -92,8 +92,9 @@ class WriteBoundary:
 
     def start(self) -> None:
         """At a serving process's start: replay what Redis may have missed (queued scores, and
-        recent ones whose mirror never ran if the process before this one died)."""
-        self.catch_up.schedule(replay_recent=True)
+        recent ones whose mirror never ran if the process before this one died), and rebuild the
+        boards it does not hold whole."""
+        self.catch_up.schedule(replay_recent=True, check_boards=True)
 
     def stop(self) -> None:
         self.server.disconnect()

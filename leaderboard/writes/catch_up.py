@@ -1,6 +1,7 @@
 """The catch-up: a background thread of the process that replays the scores whose mirror failed
-once Redis answers again, replays the entries changed lately when the process starts, and
-rebuilds every board if Redis restarted or lost data meanwhile."""
+once Redis answers again, replays the entries changed lately and rebuilds the boards Redis does
+not hold whole when the process starts, rebuilds a board a read found not whole, and rebuilds
+every board if Redis restarted or lost data meanwhile."""
 
 import logging
 import threading
@@ -11,7 +12,8 @@ from django.db import DatabaseError, connections
 
 from .. import redis_store
 from ..exceptions import BoardUnavailable
-from .rebuild import recover_if_needed
+from ..models import Board
+from .rebuild import boards_not_whole, rebuild_boards, recover_if_needed
 from .replay import drain_pending_mirrors, replay_recent_entries
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ class CatchUp:
         self._running = False
         self._wanted = False
         self._replay_recent = False
+        self._check_boards = False
+        self._rebuild: set[str] = set()
         # Since a mirror failed, until a round drains the backlog into Redis again.
         self.backlogged = False
 
@@ -35,12 +39,15 @@ class CatchUp:
     def running(self) -> bool:
         return self._running
 
-    def schedule(self, *, replay_recent: bool = False) -> None:
-        """Make sure a round runs soon; with replay_recent, it also replays the entries changed in
-        the last MIRROR_REPLAY_SECONDS (a process before this one may have died before mirroring)."""
+    def schedule(self, *, replay_recent: bool = False, check_boards: bool = False, rebuild: str | None = None) -> None:
+        """Make sure a round runs soon. With replay_recent, it also replays the entries changed in
+        the last MIRROR_REPLAY_SECONDS (a process before this one may have died before mirroring);
+        with check_boards, it rebuilds every board Redis does not hold whole; with rebuild, that board."""
         with self._lock:
             self._wanted = True
             self._replay_recent = self._replay_recent or replay_recent
+            self._check_boards = self._check_boards or check_boards
+            self._rebuild.update([rebuild] if rebuild else [])
             if self._running:
                 return
             self._running = True
@@ -81,6 +88,7 @@ class CatchUp:
             if self._replay_recent and redis_store.take_lock("replay-recent", REPLAY_LOCK_SECONDS):
                 replay_recent_entries(seconds=settings.MIRROR_REPLAY_SECONDS)
             self._replay_recent = False
+            self._rebuild_boards()
             recover_if_needed()
         except BoardUnavailable:
             return False
@@ -88,3 +96,16 @@ class CatchUp:
             logger.exception("catch-up could not read the backlog")
             return False
         return True
+
+    def _rebuild_boards(self) -> None:
+        """Rebuild the boards asked for; if Redis or SQL fails, they stay asked for, for the next round."""
+        with self._lock:
+            check, wanted = self._check_boards, set(self._rebuild)
+        boards = boards_not_whole() if check else []
+        boards += [board for board in Board.objects.filter(slug__in=wanted) if board not in boards]
+        rebuilt = rebuild_boards(boards)
+        with self._lock:
+            self._check_boards = self._check_boards and not check
+            self._rebuild -= wanted
+        if rebuilt:
+            logger.warning("rebuilt the boards redis did not hold whole: %s", rebuilt, extra={"event": "rebuild"})

@@ -61,7 +61,7 @@ def _queue(score_ids: list[int], catch_up: CatchUp) -> None:
 def _publish_new_boards(after: AfterCommit) -> None:
     for slug, rules in after.new_boards:
         try:
-            redis_store.publish_rules(slug, rules, new=True)
+            redis_store.publish_board(slug, rules)
         except BoardUnavailable as error:
-            # Reads of the game find no rules, and the repair they ask for publishes them.
+            # Reads of the game find the board not whole, and the repair they ask for rebuilds it.
             logger.warning("could not publish the rules of %s to redis: %s", slug, error)

@@ -69,12 +69,11 @@ def rebuild_board(
     # its mirror, and one committed before it is in the SQL read that starts after it.
     redis_store.start_rebuild(board.slug)
     try:
-        redis_store.publish_rules(board.slug, board.rules)
         loaded = _load_rebuild_key(board, chunk_size, progress)
     except BaseException:
         _abandon_rebuild(board)
         raise
-    redis_store.swap_in(board.slug)
+    redis_store.swap_in(board.slug, board.rules)
     return RebuildResult(board.slug, loaded, time.perf_counter() - started)
 
 
@@ -154,12 +153,25 @@ def boards_need_recovery() -> bool:
 def rebuild_all_boards() -> list[str]:
     """Rebuild every board and record which Redis they are built in; returns the boards rebuilt."""
     run_id = redis_store.server_run_id()
+    rebuilt = rebuild_boards(list(Board.objects.order_by("slug")))
+    redis_store.record_boards_built_in(run_id)
+    return rebuilt
+
+
+def boards_not_whole() -> list[Board]:
+    """The boards Redis does not hold whole (no header): lost, or kept in an older layout."""
+    boards = list(Board.objects.order_by("slug"))
+    whole = redis_store.whole_boards([board.slug for board in boards])
+    return [board for board, is_whole in zip(boards, whole, strict=True) if not is_whole]
+
+
+def rebuild_boards(boards: list[Board]) -> list[str]:
+    """Rebuild these boards, skipping one another process is rebuilding; the boards rebuilt."""
     rebuilt = []
-    for board in Board.objects.order_by("slug"):
-        with suppress(RebuildInProgress):  # someone else is rebuilding that one right now
+    for board in boards:
+        with suppress(RebuildInProgress):
             rebuild_board(board=board)
             rebuilt.append(board.slug)
-    redis_store.record_boards_built_in(run_id)
     return rebuilt
 
 

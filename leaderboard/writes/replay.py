@@ -48,7 +48,6 @@ def replay_recent_entries(*, seconds: int) -> int:
     recent = BoardEntry.objects.filter(updated_at__gte=since).select_related("board", "player").order_by("id")
     replayed = 0
     for board, entries in _by_board(recent.iterator(chunk_size=1000)).items():
-        redis_store.publish_rules(board.slug, board.rules)
         redis_store.set_entries(board.slug, entries)
         replayed += len(entries)
     if replayed:
@@ -60,7 +59,6 @@ def write_current_entries(score_ids: list[int]) -> None:
     """The current entries of these scores' players, from SQL to Redis, as a mirror writes them.
     Raises BoardUnavailable."""
     for board, entries in _current_entries(score_ids).items():
-        redis_store.publish_rules(board.slug, board.rules)
         redis_store.set_entries(board.slug, entries)
         redis_store.forget_profiles([username for _encoded, username in entries])
 

@@ -15,10 +15,6 @@ from ..fields import StrictIntegerField, UsernameField
 SUBMITTED = {"message": "Score submitted"}
 
 
-def seed_standing(standing: selectors.Standing) -> dict:
-    return {"rank": standing.rank, "username": standing.player_id, "points": standing.score}
-
-
 def seed_rank(standing: selectors.Standing) -> dict:
     return {"username": standing.player_id, "rank": standing.rank, "points": standing.score}
 
@@ -46,8 +42,10 @@ class SubmitScore(SeedEndpoint):
 class TopPlayers(SeedEndpoint):
     @extend_schema(responses={200: schema.SeedStandingOutput(many=True), **schema.legacy_errors(503)})
     def get(self, request) -> Reply:
-        page = selectors.leaderboard_page(game_id=DEFAULT_BOARD_SLUG, top=TOP_PLAYERS_COUNT, offset=0)
-        return Reply(200, [seed_standing(standing) for standing in page.standings])
+        page = selectors.leaderboard_page(
+            game_id=DEFAULT_BOARD_SLUG, top=TOP_PLAYERS_COUNT, offset=0, count_players=False
+        )
+        return Reply(200, [{"rank": s.rank, "username": s.player_id, "points": s.score} for s in page.standings])
 
 
 class MyRank(SeedEndpoint):

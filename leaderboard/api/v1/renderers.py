@@ -11,7 +11,8 @@ def standing(found: selectors.Standing) -> dict:
 
 
 def page(game_id: str, found: selectors.Page) -> dict:
-    return {"game_id": game_id, "entries": [standing(s) for s in found.standings], "total_players": found.total_players}
+    entries = [{"rank": s.rank, "player_id": s.player_id, "score": s.score} for s in found.standings]
+    return {"game_id": game_id, "entries": entries, "total_players": found.total_players}
 
 
 def neighbourhood(found: selectors.Neighbourhood) -> dict:
