@@ -9,14 +9,19 @@ PYTHONS := python3.15 python3.14 python3.13 python3.12 python3.11 python3
 LOCAL_REDIS := speedrank/scripts/local_redis.sh
 BENCH_PLAYERS ?= 1000000
 BENCH_HTTP_PLAYERS ?= 100000
+# Scenarios or groups (seed, floor, v1, base, all), comma-separated; unset: all.
+BENCH_HTTP_SCENARIOS ?=
+# The commit the seed scenarios are compared with side by side; none: no baseline.
+BENCH_BASELINE ?= 90b7c75
 BENCH_SCALE_SIZES ?= 10000,1000000,10000000
 
-.PHONY: help install redis-server migrate run dev test lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server migrate run dev test test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000)"
 	@echo "make dev         the same with Django's autoreloading runserver"
 	@echo "make test        install what is missing, lint, and run the whole test suite"
+	@echo "make test-fast   the same without the tests that start servers of their own"
 	@echo "make bench       SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
 	@echo "make bench-http  HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
 	@echo "make bench-scale top-10, rank and neighbours latency and Redis bytes/player at BENCH_SCALE_SIZES (10k, 1M, 10M)"
@@ -73,6 +78,10 @@ DEV_SERVE = $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}
 test: install lint
 	$(PY) -m pytest
 
+# The suite without the tests that start servers of their own: a quicker loop while working.
+test-fast: install lint
+	$(PY) -m pytest -m "not server"
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -91,7 +100,8 @@ bench-http: install
 	@command -v wrk >/dev/null || { \
 	  echo "installing wrk"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
-	$(PY) benchmarks/bench_http.py --players $(BENCH_HTTP_PLAYERS)
+	$(PY) benchmarks/bench_http.py --players $(BENCH_HTTP_PLAYERS) --baseline $(or $(BENCH_BASELINE),none) \
+	  $(if $(BENCH_HTTP_SCENARIOS),--scenarios $(BENCH_HTTP_SCENARIOS))
 
 bench-scale: install
 	$(PY) benchmarks/bench_scale.py --sizes $(BENCH_SCALE_SIZES)

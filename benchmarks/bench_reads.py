@@ -5,24 +5,20 @@ own redis-server and SQLite file in a temporary directory, prints medians, and l
 """
 
 import argparse
+import importlib
 import os
 import random
 import secrets
-import shlex
 import signal
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import django
-import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -32,16 +28,21 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts benchmarks/ on sys.path, not the project that holds the apps.
 sys.path.insert(0, str(ROOT))
 
-from leaderboard import redis_store, selectors  # noqa: E402  (neither needs django.setup())
+import leaderboard  # noqa: E402  (its selectors are imported by setup_django())
+from benchmarks.common import positive, print_environment, print_host, redis_server  # noqa: E402
+from leaderboard import redis_store  # noqa: E402  (needs no django.setup())
 from leaderboard.exceptions import BoardUnavailable  # noqa: E402
 from leaderboard.limits import DEFAULT_BOARD_SLUG, SEQUENCE_BITS, SEQUENCE_LIMIT, TOP_PLAYERS_COUNT  # noqa: E402
 
-REDIS_SERVER = "redis-server"
-REDIS_START_SECONDS = 10.0
 SEED = 20_240_601
 POINTS_MAX = 1_000_000
 # Settings the benchmark leaves to the caller; printed when set, since they change the figures.
 PASSED_THROUGH = ("REDIS_SOCKET_TIMEOUT", "REDIS_CONNECT_TIMEOUT", "SQLITE_BUSY_TIMEOUT")
+# The selector call behind each read measured from Redis, printed with the machine.
+REDIS_READS = {
+    "top-10": f"leaderboard_page(top={TOP_PLAYERS_COUNT}, offset=0, count_players=False), the seed top-players read",
+    "rank": "neighbourhood(context=0), the seed my-rank read",
+}
 
 # Each player's best entry, encoded as redis_store.encode does (more points first, then the
 # earlier score), so SQL ranks and breaks ties exactly as the board in Redis does.
@@ -92,13 +93,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
-    return value
-
-
 # --- the machine ------------------------------------------------------------------------
 
 
@@ -106,77 +100,18 @@ def print_machine(args: argparse.Namespace) -> None:
     print_host()
     print(f"players      {args.players:,}")
     print(f"repeats      {args.repeats}")
+    print_reads(REDIS_READS)
     print_environment(PASSED_THROUGH)
     print()
 
 
-def print_host() -> None:
-    """The command and the machine, the first lines of every benchmark's output."""
-    print(f"command      {shlex.join(sys.orig_argv)}")
-    print(f"cpu          {cpu_model()}")
-    print(f"cores        {os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})")
-    print(f"python       {sys.version.split()[0]}")
-    print(f"sqlite       {sqlite3.sqlite_version}")
-    print(f"redis-server {redis_server_version()}")
+def print_reads(reads: dict[str, str]) -> None:
+    headings = ["reads", *[""] * (len(reads) - 1)]
+    for heading, (label, call) in zip(headings, reads.items(), strict=True):
+        print(f"{heading:<13}{label:<12}selectors.{call}")
 
 
-def print_environment(names: tuple[str, ...]) -> None:
-    overrides = [f"{name}={os.environ[name]}" for name in names if name in os.environ]
-    print(f"environment  {' '.join(overrides) or '(app defaults)'}")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown (no 'model name' in /proc/cpuinfo)"
-
-
-def redis_server_version() -> str:
-    output = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True, check=True).stdout
-    return output.strip()
-
-
-# --- a private redis-server and database ------------------------------------------------
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[Path]:
-    """A redis-server on a unix socket in workdir, without persistence, stopped on the way out."""
-    socket, log = workdir / "redis.sock", workdir / "redis.log"
-    command = [
-        REDIS_SERVER, "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700",
-        "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir), "--logfile", str(log),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    try:
-        wait_until_ready(process, socket, log)
-        yield socket
-    finally:
-        stop(process)
-
-
-def wait_until_ready(process: subprocess.Popen, socket: Path, log: Path) -> None:
-    deadline = time.monotonic() + REDIS_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with redis.Redis(unix_socket_path=str(socket)) as probe:
-                probe.ping()
-            return
-        except (redis.ConnectionError, FileNotFoundError):
-            time.sleep(0.05)
-    raise RuntimeError(f"redis-server not ready after {REDIS_START_SECONDS}s:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen, timeout: float = 10) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+# --- a private database -----------------------------------------------------------------
 
 
 def setup_django(workdir: Path, socket: Path) -> None:
@@ -190,6 +125,8 @@ def setup_django(workdir: Path, socket: Path) -> None:
         DEBUG="0",  # DEBUG keeps every query in memory and would slow the SQL side
     )
     django.setup()
+    # Only now: selectors imports the models, which need django.setup().
+    importlib.import_module("leaderboard.selectors")
     call_command("migrate", verbosity=0)
 
 
@@ -228,7 +165,10 @@ def top_from_sql(board_id: int) -> list[tuple[str, int]]:
 
 
 def top_from_redis() -> list[tuple[str, int]]:
-    return [(player.username, player.points) for player in selectors.top_players()]
+    page = leaderboard.selectors.leaderboard_page(
+        game_id=DEFAULT_BOARD_SLUG, top=TOP_PLAYERS_COUNT, offset=0, count_players=False
+    )
+    return [(standing.player_id, standing.score) for standing in page.standings]
 
 
 def rank_from_sql(board_id: int, username: str) -> tuple[int, int]:
@@ -240,8 +180,8 @@ def rank_from_sql(board_id: int, username: str) -> tuple[int, int]:
 
 
 def rank_from_redis(username: str) -> tuple[int, int]:
-    player = selectors.rank_for(username=username)
-    return player.rank, player.points
+    player = leaderboard.selectors.neighbourhood(game_id=DEFAULT_BOARD_SLUG, player_id=username, context=0).player
+    return player.rank, player.score
 
 
 def used_memory() -> int:
@@ -331,14 +271,16 @@ def time_worst_allowed_reads(players: int, username: str, rng: random.Random, re
     """The largest reads /v1/ allows, from Redis: they must stay fast however large the board."""
     friends = [f"player{rng.randrange(players)}" for _ in range(200)]
     worst = {
-        "v1 leaderboard top=100, last page": lambda: selectors.leaderboard_page(
+        "v1 leaderboard top=100, last page": lambda: leaderboard.selectors.leaderboard_page(
             game_id=DEFAULT_BOARD_SLUG, top=100, offset=max(players - 100, 0)
         ),
-        "v1 rank, context=50": lambda: selectors.neighbourhood(
+        "v1 rank, context=50": lambda: leaderboard.selectors.neighbourhood(
             game_id=DEFAULT_BOARD_SLUG, player_id=username, context=50
         ),
-        "v1 players, 200 ids": lambda: selectors.standings_of(game_id=DEFAULT_BOARD_SLUG, player_ids=friends),
-        "v1 matchmaking, size=50": lambda: selectors.similar_players(
+        "v1 players, 200 ids": lambda: leaderboard.selectors.standings_of(
+            game_id=DEFAULT_BOARD_SLUG, player_ids=friends
+        ),
+        "v1 matchmaking, size=50": lambda: leaderboard.selectors.similar_players(
             game_id=DEFAULT_BOARD_SLUG, player_id=username, size=50
         ),
     }

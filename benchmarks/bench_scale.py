@@ -20,16 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts benchmarks/ on sys.path, not the project that holds bench_reads.
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_reads import (  # noqa: E402
-    positive,
-    print_environment,
-    print_host,
-    timings,
-    used_memory,
-    with_private_redis,
-)
-from leaderboard import redis_store, selectors  # noqa: E402  (neither needs django.setup())
-from leaderboard.limits import DEFAULT_BOARD_SLUG  # noqa: E402
+import leaderboard  # noqa: E402  (its selectors are imported by bench_reads.setup_django())
+from benchmarks.bench_reads import REDIS_READS, print_reads, timings, used_memory, with_private_redis  # noqa: E402
+from benchmarks.common import positive, print_environment, print_host  # noqa: E402
+from leaderboard import redis_store  # noqa: E402  (needs no django.setup())
+from leaderboard.limits import DEFAULT_BOARD_SLUG, TOP_PLAYERS_COUNT  # noqa: E402
 from leaderboard.rules import BoardRules  # noqa: E402
 
 SEED = 20_240_601
@@ -43,7 +38,11 @@ WARM_UP_CALLS = 200
 ROUNDS = 20
 NEIGHBOUR_CONTEXT = 5  # the v1 neighbours read's default context
 TARGET_RATIO = 1.3
-READS = ("top-10", "rank", "neighbours")
+# Each read timed, and the selector call behind it, printed with the machine.
+READS = {
+    **REDIS_READS,
+    "neighbours": f"neighbourhood(context={NEIGHBOUR_CONTEXT}), the v1 rank read at its default context",
+}
 PASSED_THROUGH = ("REDIS_SOCKET_TIMEOUT", "REDIS_CONNECT_TIMEOUT")
 
 
@@ -68,6 +67,7 @@ def print_machine(args: argparse.Namespace) -> None:
     print_host()
     print(f"sizes        {'; '.join(f'{size:,}' for size in args.sizes)} players")
     print(f"repeats      {args.repeats:,} timed calls per read and size, after {WARM_UP_CALLS} warm-up calls")
+    print_reads(READS)
     print_environment(PASSED_THROUGH)
     print(flush=True)  # before the progress lines on stderr
 
@@ -83,14 +83,14 @@ class Loaded:
     bytes_per_player: float
 
 
-def load(size: int, rules: BoardRules, published: dict[str, str | int], rng: random.Random) -> Loaded:
-    """A board of `size` players under the default board's rules, published and marked built as the app does."""
+def load(size: int, rules: BoardRules, rng: random.Random) -> Loaded:
+    """A board of `size` players under the default board's rules, published as the app creates one, then filled."""
     slug = f"scale-{size}"
     print(f"loading {size:,} players into board {slug}", file=sys.stderr, flush=True)
     empty, started = used_memory(), time.perf_counter()
+    # Without its header the board is not whole, and every read of it fails.
+    redis_store.publish_board(slug, rules)
     fill(slug, rules, size, rng)
-    redis_store.publish_rules(slug, published)
-    redis_store.mark_built(slug)
     loaded = Loaded(size, slug, time.perf_counter() - started, (used_memory() - empty) / size)
     check(loaded)
     return loaded
@@ -120,13 +120,13 @@ def check(board: Loaded) -> None:
     """Fail before timing if the board or the reads are not what the figures claim."""
     if (found := redis_store.total_members(board.slug)) != board.size:
         raise AssertionError(f"expected {board.size:,} entries on {board.slug}, found {found:,}")
-    if len(selectors.top_players(board=board.slug)) != min(board.size, 10):
-        raise AssertionError(f"top_players() on {board.slug} did not return the top 10")
+    if len(top_10(board.slug).standings) != min(board.size, TOP_PLAYERS_COUNT):
+        raise AssertionError(f"leaderboard_page() on {board.slug} did not return the top {TOP_PLAYERS_COUNT}")
     username = f"player{board.size // 2}"
-    ranked = selectors.rank_for(username=username, board=board.slug)
-    around = selectors.neighbourhood(game_id=board.slug, player_id=username, context=NEIGHBOUR_CONTEXT)
-    if around.player.rank != ranked.rank or around.player.score != ranked.points:
-        raise AssertionError(f"rank_for {ranked} and neighbourhood {around.player} disagree")
+    ranked = leaderboard.selectors.neighbourhood(game_id=board.slug, player_id=username, context=0).player
+    around = leaderboard.selectors.neighbourhood(game_id=board.slug, player_id=username, context=NEIGHBOUR_CONTEXT)
+    if around.player != ranked:
+        raise AssertionError(f"neighbourhood at context 0 {ranked} and {NEIGHBOUR_CONTEXT} {around.player} disagree")
 
 
 # --- timing -----------------------------------------------------------------------------
@@ -136,12 +136,16 @@ def reads(board: Loaded, rng: random.Random, calls: int) -> dict[str, Callable[[
     """The three reads through the app's selectors, rank and neighbours for a random player each call."""
     ranked, around = random_players(board.size, rng, calls), random_players(board.size, rng, calls)
     return {
-        "top-10": lambda: selectors.top_players(board=board.slug),
-        "rank": lambda: selectors.rank_for(username=next(ranked), board=board.slug),
-        "neighbours": lambda: selectors.neighbourhood(
+        "top-10": lambda: top_10(board.slug),
+        "rank": lambda: leaderboard.selectors.neighbourhood(game_id=board.slug, player_id=next(ranked), context=0),
+        "neighbours": lambda: leaderboard.selectors.neighbourhood(
             game_id=board.slug, player_id=next(around), context=NEIGHBOUR_CONTEXT
         ),
     }
+
+
+def top_10(slug: str) -> "leaderboard.selectors.Page":
+    return leaderboard.selectors.leaderboard_page(game_id=slug, top=TOP_PLAYERS_COUNT, offset=0, count_players=False)
 
 
 def random_players(size: int, rng: random.Random, count: int) -> Iterator[str]:
@@ -208,11 +212,10 @@ def run(board_sizes: list[int], repeats: int) -> int:
     """Load every board, then time the reads on all of them in turn, and print the figures."""
     # Imported only now: services imports the models, which need django.setup().
     from leaderboard import services
-    from leaderboard.services.games import rules_of
 
     default = services.boards(DEFAULT_BOARD_SLUG)[0]
     rng = random.Random(SEED)
-    boards = [load(size, default.rules, rules_of(default), rng) for size in board_sizes]
+    boards = [load(size, default.rules, rng) for size in board_sizes]
     samples = time_reads(boards, rng, repeats)
     print_table(boards, samples)
     print_ratios(samples)

@@ -125,7 +125,10 @@ Command = tuple  # (command name, *arguments), or ("script", name, keys, args)
 
 
 class Rider(Protocol):
-    """Commands that go with this context's next round trip, whatever it carries."""
+    """Commands that go with this context's next round trip, whatever it carries, unless they
+    have been sent on their own meanwhile."""
+
+    sent: bool
 
     def commands(self) -> list[Command]: ...
     def take(self, replies: list) -> None: ...
@@ -153,7 +156,7 @@ def execute(commands: list[Command]) -> list:
     """Run the commands in one round trip and return their replies; a rider waiting in this
     context goes with them, once."""
     rider = _rider.get()
-    if rider is None:
+    if rider is None or rider.sent:
         return send(commands)
     _rider.set(None)
     extra = rider.commands()

@@ -168,6 +168,8 @@ def test_a_mirror_reports_each_players_rank_after_the_batch_even_when_the_entry_
 
 def test_a_rider_goes_with_the_next_round_trip_once():
     class Rider:
+        sent = False
+
         def __init__(self):
             self.replies = []
 
@@ -176,6 +178,7 @@ def test_a_rider_goes_with_the_next_round_trip_once():
 
         def take(self, replies):
             self.replies.append(replies)
+            self.sent = True
 
         def failed(self, error):
             raise AssertionError(error)
@@ -196,3 +199,12 @@ def test_a_connection_redis_closed_while_it_was_idle_is_replaced_rather_than_fai
     time.sleep(IDLE_CHECK_SECONDS + 0.1)
 
     assert top("b") == [("amy", 5)]
+
+
+def test_a_rider_sent_on_its_own_does_not_go_again_with_the_next_round_trip():
+    charge = redis_store.Charge([("write-ip", "127.0.0.1", 10)], 3600)
+    with redis_store.riding(charge):
+        charge.settle()  # counted before a write
+        redis_store.total_members("b")  # the write's own round trip
+
+    assert charge.verdict.left == 9

@@ -140,6 +140,7 @@ def test_the_seed_submit_can_be_made_to_require_a_server_key(api, default_board)
     assert (with_key.status_code, by_default.status_code) == (201, 201)
 
 
+@pytest.mark.server
 def test_redis_with_a_password_is_reached_through_redis_url(api, tmp_path):
     server = OwnRedis(tmp_path / "redis", password="s3cret-pass")
     try:

@@ -23,6 +23,7 @@ from .factories import make_game
 from .test_live_server import post_score
 
 pytestmark = [
+    pytest.mark.server,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "sqlite", reason="the write server is for SQLite"),
 ]
@@ -185,6 +186,28 @@ def test_a_write_server_that_does_not_answer_in_time_leaves_the_submission_uncon
     wait_until(lambda: Score.objects.filter(player__username="amy").exists(), timeout=10)
 
 
+def test_a_keyed_retry_of_a_submission_left_unconfirmed_writes_once_and_answers_as_the_first_did(writer, api, settings):
+    settings.SQLITE_BUSY_TIMEOUT_SECONDS = 0.1  # the answer timeout follows the timeouts it covers
+    key = services.create_api_key(name="game-server", scope="server")
+    body, headers = {"player_id": "amy", "game_id": "default", "score": 9}, {"HTTP_X_API_KEY": key}
+    writer.process.send_signal(signal.SIGSTOP)  # it takes the first submission, and hangs
+    try:
+        unconfirmed = api.post("/v1/scores", body, format="json", HTTP_IDEMPOTENCY_KEY="match-7", **headers)
+        retried = api.post("/v1/scores", body, format="json", HTTP_IDEMPOTENCY_KEY="match-7", **headers)
+    finally:
+        writer.process.send_signal(signal.SIGCONT)
+    wait_until(lambda: answers_ping(writer.path, timeout=1), timeout=10)  # it has run what it had taken
+    writes.process_boundary.server.disconnect()  # this thread asks the write server again
+    again = api.post("/v1/scores", body, format="json", HTTP_IDEMPOTENCY_KEY="match-7", **headers)
+
+    assert unconfirmed.status_code == 503
+    assert unconfirmed.json()["error"] == "service_unavailable"
+    assert (retried.status_code, again.status_code) == (201, 201)
+    assert again.json() == retried.json()
+    assert list(Score.objects.filter(player__username="amy").values_list("points", flat=True)) == [9]
+    assert IdempotencyRecord.objects.filter(key="match-7").count() == 1
+
+
 def test_a_peer_that_sends_something_else_is_dropped_and_the_others_are_still_answered(writer):
     for message in (b'["default", "amy"]', pickle.dumps(("default", "amy", 3))):
         stranger = Client(str(writer.path), family="AF_UNIX")
@@ -210,7 +233,6 @@ def test_a_second_write_server_on_one_database_refuses_to_start(writer, redis_ur
     assert send(RecordScore("default", "amy", 3)) is not NOT_SENT
 
 
-@pytest.mark.server
 def test_the_server_runs_a_write_server_and_starts_another_when_it_ends(running_server):
     first = running_server.write_server()
     assert first is not None
@@ -275,7 +297,6 @@ def test_a_write_server_stopped_with_sigterm_finishes_and_removes_its_socket(wri
     assert Score.objects.count() == 1
 
 
-@pytest.mark.server
 def test_the_server_replaces_a_write_server_that_stops_answering(default_board, redis_url, tmp_path):
     # A short busy timeout makes the hang threshold (writes.server.answer_timeout) a few seconds.
     server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=1, SQLITE_BUSY_TIMEOUT="0.1")

@@ -1,0 +1,4 @@
+-- GET /v1/leaderboard/rank?game_id=default&player_id=playerK&context=5 alone, K random below N.
+local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
+local common = dofile(here .. "common.lua")
+common.use(common.v1_rank)
