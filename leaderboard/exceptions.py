@@ -53,6 +53,15 @@ class BoardNotBuilt(BoardUnavailable):
         self.board = board
 
 
+class RateLimited(LeaderboardError):
+    """A write over its call's rate limit, refused before anything was written; `verdict` is
+    the count that refused it."""
+
+    def __init__(self, verdict):
+        super().__init__("Rate limit exceeded.")
+        self.verdict = verdict
+
+
 class WriteUnconfirmed(LeaderboardError):
     """The write server went away (or hung) before it answered: the submission may or may not be
     recorded."""

@@ -179,6 +179,10 @@ SEED_SUBMIT_REQUIRES_KEY = env_bool("SEED_SUBMIT_REQUIRES_KEY", False)
 # When on, POST /v1/sessions needs a server-scope X-API-Key: only the studio's backend opens
 # sessions, so nobody else can score as any player id.
 SESSION_START_REQUIRES_KEY = env_bool("SESSION_START_REQUIRES_KEY", False)
+# Seconds a worker trusts a key it has checked before it reads the key table again: a key revoked
+# elsewhere stops working within this time (at once in the process that revokes it). 0: every call
+# reads the table.
+API_KEY_CACHE_SECONDS = env_float("API_KEY_CACHE_SECONDS", 1.0, minimum=0.0, maximum=300.0)
 # Reverse proxies in front of the server; X-Forwarded-For is ignored unless this is set.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 

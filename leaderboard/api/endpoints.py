@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import redis_store, services
-from ..models import ApiKey
+from ..exceptions import RateLimited
 from . import throttling
 from .errors import Reply, reply_for
 from .inputs import input_parser
@@ -20,9 +20,6 @@ class Endpoint(APIView):
     v1 = True
     # /v1/ calls with these methods count against the write limits; all others against the read limits.
     write_methods = frozenset({"POST", "PATCH"})
-    # A write's limit is counted before its handler runs, unless the handler counts it itself, with
-    # the player's, before it writes anything (throttling.limit_player_writes).
-    counts_player_writes = False
     # respond() counts the rate limits; DRF's throttles would count a call twice.
     throttle_classes: list = []
 
@@ -53,25 +50,23 @@ class Endpoint(APIView):
 
     def respond(self, request, handler, kwargs: dict) -> Reply | Response:
         """The handler's reply, its errors mapped to answers, with the rate limit of the call
-        counted in the handler's first Redis round trip and its verdict deciding first."""
-        writes = request.method in self.write_methods
-        charge = throttling.charge(request, writes=writes) if self.v1 else None
+        counted in the handler's first Redis round trip or with its write (writes.charges), and
+        its verdict deciding first: a write it refuses is not written."""
+        charge = throttling.charge(request, writes=request.method in self.write_methods) if self.v1 else None
         if charge is None:
             return self._answer(request, handler, kwargs)
-        if writes and not self.counts_player_writes:
-            charge.settle()  # counted before anything is written
-        reply = None
-        if charge.verdict is None or charge.verdict.allowed:
-            with redis_store.riding(charge):
-                reply = self._answer(request, handler, kwargs)
+        with redis_store.riding(charge):
+            reply = self._answer(request, handler, kwargs)
         verdict = throttling.verdict(charge)
         if verdict is not None and not verdict.allowed:
             reply = self._error(request, throttling.refusal(verdict))
         return throttling.with_headers(reply, verdict)
 
-    def _answer(self, request, handler, kwargs: dict) -> Reply | Response:
+    def _answer(self, request, handler, kwargs: dict) -> Reply | Response | None:
         try:
             return handler(request, **kwargs)
+        except RateLimited:
+            return None  # refused with its write; the call's verdict answers it
         except Exception as exc:  # noqa: BLE001  mapped, or re-raised
             return self._error(request, exc)
 
@@ -87,7 +82,7 @@ class Endpoint(APIView):
             return reply
         return Response(reply.body, status=reply.status, headers=reply.headers)
 
-    def require_key(self, scope: str) -> ApiKey:
+    def require_key(self, scope: str) -> services.Caller:
         return services.authenticate_api_key(key=self.request.headers.get("X-API-Key"), scope=scope)
 
     def parse(self, serializer_class, data) -> dict:

@@ -69,14 +69,11 @@ def charge(request, *, writes: bool) -> redis_store.Charge | None:
 
 
 def limit_player_writes(request, player_id: str) -> None:
-    """Count the call against the player's write limit too, now, before anything is written: only
-    once the call has shown its credentials, so nobody can spend another player's allowance."""
+    """Count the call against the player's write limit too, with the write: only once the call
+    has shown its credentials, so nobody can spend another player's allowance."""
     found = getattr(request, "charge", None)
-    if found is None:
-        return
-    found.add(("write-player", player_id, limits().writes_per_player))
-    if (decided := found.settle()) is not None and not decided.allowed:
-        raise refusal(decided)
+    if found is not None:
+        found.add(("write-player", player_id, limits().writes_per_player))
 
 
 def verdict(found: redis_store.Charge | None) -> redis_store.Verdict | None:

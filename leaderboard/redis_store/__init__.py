@@ -22,7 +22,7 @@ from .boards import (
     total_members,
     whole_boards,
 )
-from .client import client, connection, riding
+from .client import claim_rider, client, connection, riding
 from .keys import (
     Entry,
     board_key,
@@ -37,7 +37,7 @@ from .keys import (
     run_id_key,
 )
 from .profiles import cache_profile, cached_profile, forget_profiles
-from .ratelimit import Charge, Limit, Verdict
+from .ratelimit import Charge, Limit, Verdict, settle_charges
 from .reads import around, entries_of, page, ranks_of
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "boards_built_in",
     "cache_profile",
     "cached_profile",
+    "claim_rider",
     "client",
     "connection",
     "decode_rank_value",
@@ -79,6 +80,7 @@ __all__ = [
     "server_run_id",
     "set_entries",
     "set_entry",
+    "settle_charges",
     "start_rebuild",
     "swap_in",
     "take_lock",

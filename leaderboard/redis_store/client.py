@@ -152,6 +152,16 @@ class riding:  # noqa: N801  a context manager, named as one
         _rider.reset(self.token)
 
 
+def claim_rider() -> Rider | None:
+    """The rider waiting in this context, taken off it, for its caller to carry another way (a
+    write carries its call's rate-limit charge to the write's group)."""
+    rider = _rider.get()
+    if rider is None or rider.sent:
+        return None
+    _rider.set(None)
+    return rider
+
+
 def execute(commands: list[Command]) -> list:
     """Run the commands in one round trip and return their replies; a rider waiting in this
     context goes with them, once."""

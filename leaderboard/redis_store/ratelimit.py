@@ -6,12 +6,13 @@ third: it is known here. A refused request still counts, so hammering a closed w
 reopen it early.
 
 A Charge is a call's count against its limits. Ridden (client.riding), it goes with the call's
-first Redis round trip rather than one of its own; a call that makes none sends it alone.
+first Redis round trip rather than one of its own; a write carries it to the write's group, whose
+charges are counted together (writes.charges); a call that does neither sends it alone.
 """
 
 import math
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..exceptions import BoardUnavailable
 from .client import Command, send
@@ -20,8 +21,7 @@ from .keys import rate_limit_key
 Limit = tuple[str, str, int]  # (scope, identity, requests allowed per window)
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The call's standing against its limits: allowed or not, and the limit that decides."""
 
     allowed: bool
@@ -36,6 +36,8 @@ EXPIRY_SLACK_MS = 1000
 
 
 class Charge:
+    __slots__ = ("limits", "window", "ends_ms", "reset_ms", "verdict", "unavailable")
+
     def __init__(self, limits: list[Limit], window_seconds: int):
         self.limits = list(limits)
         window_ms = window_seconds * 1000
@@ -46,9 +48,18 @@ class Charge:
         self.verdict: Verdict | None = None
         self.unavailable: BoardUnavailable | None = None
 
+    def __reduce__(self):
+        # A charge travels to the write server with its write: as plain values, pickled fast.
+        state = (self.limits, self.window, self.ends_ms, self.reset_ms, self.verdict, self.unavailable)
+        return _restored_charge, state
+
     @property
     def sent(self) -> bool:
         return self.verdict is not None or self.unavailable is not None
+
+    @property
+    def refused(self) -> bool:
+        return self.verdict is not None and not self.verdict.allowed
 
     def add(self, limit: Limit) -> None:
         if self.sent:
@@ -69,14 +80,39 @@ class Charge:
     def failed(self, error: BoardUnavailable) -> None:
         self.unavailable = error
 
+    def counted(self, verdict: Verdict | None, unavailable: BoardUnavailable | None) -> None:
+        """What counting this charge found, where a copy of it was counted (the write server)."""
+        self.verdict, self.unavailable = verdict, unavailable
+
     def settle(self) -> Verdict | None:
         """Count the charge now if no round trip took it; None if Redis could not count it."""
-        if not self.sent and self.limits:
-            try:
-                self.take(send(self.commands()))
-            except BoardUnavailable as error:
-                self.failed(error)
+        settle_charges([self])
         return self.verdict
+
+
+def _restored_charge(limits, window, ends_ms, reset_ms, verdict, unavailable) -> Charge:
+    charge = Charge.__new__(Charge)
+    charge.limits, charge.window, charge.ends_ms, charge.reset_ms = limits, window, ends_ms, reset_ms
+    charge.verdict, charge.unavailable = verdict, unavailable
+    return charge
+
+
+def settle_charges(charges: list[Charge]) -> None:
+    """Count the charges not counted yet, in one round trip."""
+    pending = [charge for charge in charges if not charge.sent and charge.limits]
+    if not pending:
+        return
+    commands = [charge.commands() for charge in pending]
+    try:
+        replies = send([command for each in commands for command in each])
+    except BoardUnavailable as error:
+        for charge in pending:
+            charge.failed(error)
+        return
+    start = 0
+    for charge, each in zip(pending, commands, strict=True):
+        charge.take(replies[start : start + len(each)])
+        start += len(each)
 
 
 def _verdict(limits: list[int], counts: list[int], reset_ms: float) -> Verdict:

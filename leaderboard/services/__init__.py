@@ -12,7 +12,7 @@ from ..writes import (
     replay_recent_entries,
 )
 from .games import boards, create_game, game, games, scoring_games, update_game
-from .keys import authenticate_api_key, create_api_key, revoke_api_key
+from .keys import Caller, authenticate_api_key, checked_keys, create_api_key, revoke_api_key
 from .profiles import Profile, player_profile
 from .scores import RecordedScore, submit_score
 from .serving import start_serving
@@ -21,12 +21,14 @@ from .submissions import Submission, submit_server_score, submit_session_score
 
 __all__ = [
     "BoardDrift",
+    "Caller",
     "Profile",
     "RebuildResult",
     "RecordedScore",
     "StartedSession",
     "Submission",
     "authenticate_api_key",
+    "checked_keys",
     "boards",
     "check_board",
     "create_api_key",

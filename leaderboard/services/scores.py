@@ -1,8 +1,5 @@
 """Recording a score: the SQL commit acknowledges it, the Redis mirror follows the commit.
-
-A score is a few short statements written as SQL, not built by the ORM: they run while the
-transaction holds SQLite's one write lock, so their cost is what every other writer waits on.
-"""
+A score is a few short statements written as SQL (rows.py says why)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +10,8 @@ from django.utils import timezone
 from .. import redis_store, writes
 from ..exceptions import PointsOutOfRange, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
-from ..models import PlaySession
 from ..writes import AfterCommit, Work
+from . import rows
 from .games import ScoringGame, scoring_games
 
 
@@ -26,6 +23,10 @@ class RecordedScore:
     points: int
     achieved_at: datetime
     rank: int | None = None
+
+    def __reduce__(self):
+        # Sent back by the write server for every score: as its values, pickled fast.
+        return RecordedScore, (self.id, self.points, self.achieved_at, self.rank)
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,24 @@ def check_points(board: ScoringGame, points: int) -> None:
 
 
 def record(
-    board: ScoringGame, username: str, points: int, *, after: AfterCommit, session_id: str | None = None
+    board: ScoringGame,
+    username: str,
+    points: int,
+    *,
+    after: AfterCommit,
+    session_id: str | None = None,
+    player_id: int | None = None,
 ) -> RecordedScore:
     """Store one submission and the entry it makes, inside the caller's transaction; the entry is
-    mirrored once it commits, and the score learns the player's rank then."""
+    mirrored once it commits, and the score learns the player's rank then. `player_id`, if the
+    caller knows it (a session's player), saves looking the player up."""
     check_points(board, points)
     now = timezone.now()
     with connection.cursor() as cursor:
-        player_id = _locked_player_id(cursor, username, now)
+        if player_id is None:
+            player_id = rows.player_id(cursor, username, now, lock=True)
+        else:
+            rows.lock_player(cursor, player_id)
         score = _insert_score(cursor, board, player_id, points, now, session_id)
         value, changed = _apply(cursor, board, player_id, score)
     encoded = redis_store.encode(board.rules.rank_value(value), score.id) if changed else None
@@ -67,36 +78,20 @@ def record(
     return score
 
 
-def _locked_player_id(cursor, username: str, now: datetime) -> int:
-    # The unique constraint settles concurrent first submissions of one name. The row lock
-    # (PostgreSQL; SQLite's IMMEDIATE transactions already run one at a time) makes one
-    # player's scores take their ids in the order they are applied to the entry.
-    cursor.execute(
-        "INSERT INTO leaderboard_player (username, created_at) VALUES (%s, %s) ON CONFLICT (username) DO NOTHING",
-        [username, connection.ops.adapt_datetimefield_value(now)],
-    )
-    cursor.execute(f"SELECT id FROM leaderboard_player WHERE username = %s{_for_update()}", [username])
-    return cursor.fetchone()[0]
-
-
 def _insert_score(cursor, board: ScoringGame, player_id: int, points: int, now: datetime, session_id) -> RecordedScore:
     cursor.execute(
-        "INSERT INTO leaderboard_score (board_id, player_id, points, achieved_at, session_id) "
+        f"INSERT INTO {rows.SCORES} (board_id, player_id, points, achieved_at, session_id) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        [board.id, player_id, points, connection.ops.adapt_datetimefield_value(now), _session_key(session_id)],
+        [board.id, player_id, points, rows.to_db(now), rows.session_key(session_id) if session_id else None],
     )
     (score_id,) = cursor.fetchone()
     return RecordedScore(score_id, points, now)
 
 
-def _session_key(session_id: str | None):
-    return PlaySession._meta.pk.get_db_prep_value(session_id, connection) if session_id else None
-
-
 def _apply(cursor, board: ScoringGame, player_id: int, score: RecordedScore) -> tuple[int, bool]:
     """Move the player's entry as the board's operator says: (its value, whether it changed)."""
     cursor.execute(
-        "SELECT id, value FROM leaderboard_boardentry WHERE board_id = %s AND player_id = %s" + _for_update(),
+        f"SELECT id, value FROM {rows.ENTRIES} WHERE board_id = %s AND player_id = %s{rows.for_update()}",
         [board.id, player_id],
     )
     row = cursor.fetchone()
@@ -104,24 +99,20 @@ def _apply(cursor, board: ScoringGame, player_id: int, score: RecordedScore) -> 
     value = board.rules.next_value(current, score.points)
     if not board.rules.accepts(value):
         raise TotalOutOfRange(value, board.rules.min_score, board.rules.max_score)
-    updated_at = connection.ops.adapt_datetimefield_value(score.achieved_at)
+    updated_at = rows.to_db(score.achieved_at)
     if row is None:
         # ON CONFLICT: a concurrent first score (PostgreSQL) made the entry meanwhile; apply again.
         cursor.execute(
-            "INSERT INTO leaderboard_boardentry (board_id, player_id, value, reached_seq, submissions, updated_at) "
+            f"INSERT INTO {rows.ENTRIES} (board_id, player_id, value, reached_seq, submissions, updated_at) "
             "VALUES (%s, %s, %s, %s, 1, %s) ON CONFLICT (board_id, player_id) DO NOTHING RETURNING id",
             [board.id, player_id, value, score.id, updated_at],
         )
         return (value, True) if cursor.fetchone() else _apply(cursor, board, player_id, score)
     changed = value != current
     cursor.execute(
-        "UPDATE leaderboard_boardentry SET submissions = submissions + 1, updated_at = %s"
+        f"UPDATE {rows.ENTRIES} SET submissions = submissions + 1, updated_at = %s"
         + (", value = %s, reached_seq = %s" if changed else "")
         + " WHERE id = %s",
         [updated_at, *((value, score.id) if changed else ()), row[0]],
     )
     return value, changed
-
-
-def _for_update() -> str:
-    return " FOR UPDATE" if connection.features.has_select_for_update else ""

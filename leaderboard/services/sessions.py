@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core import signing
+from django.db import connection
 from django.utils import timezone
 
 from .. import writes
 from ..exceptions import InvalidToken
-from ..models import Player, PlaySession
 from ..writes import AfterCommit, Work
-from .games import game, scoring_games
+from . import rows
+from .games import scoring_games
 
 TOKEN_SALT = "speedrank.session-token"
 
@@ -33,28 +34,51 @@ class StartedSession:
     expires_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedSession:
+    id: str
+    started_at: datetime
+    expires_at: datetime
+
+
 @dataclass(frozen=True)
 class OpenSession(Work):
     player_id: str
     game_id: str
 
-    def apply(self, after: AfterCommit) -> PlaySession:
-        board = game(slug=self.game_id)
-        player, _created = Player.objects.get_or_create(username=self.player_id)
+    def apply(self, after: AfterCommit) -> OpenedSession:
+        board = scoring_games.get(self.game_id)
         started = timezone.now()
-        expires = started + timedelta(seconds=board.max_session_seconds)
-        return PlaySession.objects.create(
-            id=uuid.uuid4(), board=board, player=player, started_at=started, expires_at=expires
-        )
+        session_id = uuid.uuid4()
+        with connection.cursor() as cursor:
+            # The session length may change while the game runs: read it in this transaction,
+            # with the player's id, who is seldom new.
+            cursor.execute(_BOARD_AND_PLAYER_SQL, [self.player_id, board.id])
+            seconds, player = cursor.fetchone()
+            if player is None:
+                player = rows.player_id(cursor, self.player_id, started, lock=False)
+            expires = started + timedelta(seconds=seconds)
+            cursor.execute(
+                f"INSERT INTO {rows.SESSIONS} (id, board_id, player_id, started_at, expires_at) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [rows.session_key(session_id), board.id, player, rows.to_db(started), rows.to_db(expires)],
+            )
+        return OpenedSession(str(session_id), started, expires)
+
+
+_BOARD_AND_PLAYER_SQL = (
+    f"SELECT b.max_session_seconds, p.id FROM {rows.BOARDS} b LEFT JOIN {rows.PLAYERS} p ON p.username = %s "
+    "WHERE b.id = %s"
+)
 
 
 def start_session(*, player_id: str, game_id: str) -> StartedSession:
     """Open a session for the player (created on first sight) on the game, with its token."""
     scoring_games.get(game_id)  # BoardNotFound here, before anything is sent
     session = writes.commit(OpenSession(player_id, game_id))
-    claims = {"s": str(session.id), "p": player_id, "g": game_id}
+    claims = {"s": session.id, "p": player_id, "g": game_id}
     token = signing.dumps(claims, salt=TOKEN_SALT, compress=True)
-    return StartedSession(str(session.id), token, player_id, game_id, session.started_at, session.expires_at)
+    return StartedSession(session.id, token, player_id, game_id, session.started_at, session.expires_at)
 
 
 def read_token(token: str | None) -> TokenClaims:
@@ -68,12 +92,34 @@ def read_token(token: str | None) -> TokenClaims:
         raise InvalidToken("The session token is not valid.") from error
 
 
-def open_session(claims: TokenClaims) -> PlaySession:
+@dataclass(frozen=True, slots=True)
+class SessionInPlay:
+    """A token's session as a score through it is checked: when it started, its game's slug and
+    rate limit now, and whether it has a score already."""
+
+    id: str
+    player_key: int
+    game_id: str
+    started_at: datetime
+    max_points_per_second: float | None
+    scored: bool
+
+
+def session_in_play(cursor, claims: TokenClaims) -> SessionInPlay:
     """The token's session, locked for this transaction; InvalidToken if it is gone or expired."""
-    session = PlaySession.objects.select_for_update().select_related("board", "player").filter(id=claims.session_id)
-    found = session.first()
+    cursor.execute(_SESSION_SQL + rows.for_update(of="s"), [rows.session_key(claims.session_id)])
+    found = cursor.fetchone()
     if found is None:
         raise InvalidToken("The session token is for no known session.")
-    if timezone.now() >= found.expires_at:
+    player_key, started_at, expires_at, game_id, max_points_per_second, scored = found
+    if timezone.now() >= rows.from_db(expires_at):
         raise InvalidToken("The session has expired.")
-    return found
+    started_at = rows.from_db(started_at)
+    return SessionInPlay(claims.session_id, player_key, game_id, started_at, max_points_per_second, bool(scored))
+
+
+_SESSION_SQL = (
+    "SELECT s.player_id, s.started_at, s.expires_at, b.slug, b.max_points_per_second, "
+    f"EXISTS (SELECT 1 FROM {rows.SCORES} WHERE session_id = s.id) "
+    f"FROM {rows.SESSIONS} s JOIN {rows.BOARDS} b ON b.id = s.board_id WHERE s.id = %s"
+)

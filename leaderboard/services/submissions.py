@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 import orjson
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from .. import redis_store, writes
@@ -20,12 +20,13 @@ from ..exceptions import (
     SessionAlreadyScored,
     TokenMismatch,
 )
-from ..models import ApiKey, IdempotencyRecord, PlaySession, Score
+from ..models import IdempotencyRecord
 from ..timestamps import iso_utc
 from ..writes import AfterCommit, Work
 from .games import scoring_games
+from .keys import Caller
 from .scores import RecordedScore, check_points, record
-from .sessions import TokenClaims, open_session
+from .sessions import SessionInPlay, TokenClaims, session_in_play
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +68,16 @@ class RecordSessionScore(Work):
     score: int
 
     def apply(self, after: AfterCommit) -> RecordedScore:
-        session = open_session(self.claims)
-        if Score.objects.filter(session=session).exists():
+        with connection.cursor() as cursor:
+            session = session_in_play(cursor, self.claims)
+        if session.scored:
             raise SessionAlreadyScored(session.id)
-        board = scoring_games.get(session.board.slug)
+        board = scoring_games.get(session.game_id)
         check_points(board, self.score)
-        _check_session_rate(session, self.score)
-        return record(board, self.claims.player_id, self.score, after=after, session_id=session.id)
+        _check_session_rate(session, self.claims.player_id, self.score)
+        return record(
+            board, self.claims.player_id, self.score, after=after, session_id=session.id, player_id=session.player_key
+        )
 
 
 def submit_session_score(
@@ -89,25 +93,24 @@ def submit_session_score(
     return _submission(recorded, game_id, player_id)
 
 
-def _check_session_rate(session: PlaySession, score: int) -> None:
-    board = session.board
-    if board.max_points_per_second is None:
+def _check_session_rate(session: SessionInPlay, player_id: str, score: int) -> None:
+    if session.max_points_per_second is None:
         return
     elapsed = (timezone.now() - session.started_at).total_seconds()
-    max_possible = math.floor(elapsed * board.max_points_per_second)
+    max_possible = math.floor(elapsed * session.max_points_per_second)
     if score > max_possible:
         numbers = (
-            f"session_duration={math.floor(elapsed * 10) / 10:g}s max_rate={board.max_points_per_second:g}pts/s "
+            f"session_duration={math.floor(elapsed * 10) / 10:g}s max_rate={session.max_points_per_second:g}pts/s "
             f"max_possible={max_possible} submitted={score}"
         )
         fields = {
-            "event": "score_rejected", "reason": "score_exceeds_session_maximum", "game_id": board.slug,
-            "player_id": session.player.username, "session_id": str(session.id), "session_seconds": round(elapsed, 3),
-            "max_rate": board.max_points_per_second, "max_possible": max_possible, "submitted": score,
+            "event": "score_rejected", "reason": "score_exceeds_session_maximum", "game_id": session.game_id,
+            "player_id": player_id, "session_id": session.id, "session_seconds": round(elapsed, 3),
+            "max_rate": session.max_points_per_second, "max_possible": max_possible, "submitted": score,
         }  # fmt: skip
         logger.warning(
             "score_rejected reason=score_exceeds_session_maximum game=%s player=%s session=%s %s",
-            board.slug, session.player.username, session.id, numbers, extra=fields,
+            session.game_id, player_id, session.id, numbers, extra=fields,
         )  # fmt: skip
         raise ScoreExceedsSessionMaximum(numbers)
 
@@ -156,23 +159,23 @@ class KeepRank(Work):
 
 
 def submit_server_score(
-    *, api_key: ApiKey, player_id: str, game_id: str, score: int, idempotency_key: str | None
+    *, caller: Caller, player_id: str, game_id: str, score: int, idempotency_key: str | None
 ) -> Submission:
     """Record a score from a trusted server; with an idempotency key, a retry gets the first answer."""
     check_points(scoring_games.get(game_id), score)  # refused here, before anything is sent
     request_hash = _request_hash(player_id, game_id, score) if idempotency_key else ""
-    work = RecordServerScore(game_id, player_id, score, api_key.id, idempotency_key, request_hash)
+    work = RecordServerScore(game_id, player_id, score, caller.key_id, idempotency_key, request_hash)
     try:
         outcome = writes.commit(work)
     except IntegrityError:
         if not idempotency_key:
             raise
         # A concurrent request with the same key committed first (PostgreSQL): answer as it did.
-        outcome = IdempotencyRecord.objects.get(api_key=api_key, key=idempotency_key)
+        outcome = IdempotencyRecord.objects.get(api_key_id=caller.key_id, key=idempotency_key)
     if isinstance(outcome, IdempotencyRecord):
         return _replay(outcome, request_hash)
     if idempotency_key and outcome.rank is not None:
-        _keep_rank(KeepRank(api_key.id, idempotency_key, outcome.rank))
+        _keep_rank(KeepRank(caller.key_id, idempotency_key, outcome.rank))
     return _submission(outcome, game_id, player_id)
 
 

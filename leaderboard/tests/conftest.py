@@ -54,8 +54,9 @@ def _empty_redis(_use_test_redis):
 
 @pytest.fixture(autouse=True)
 def _games_looked_up_afresh():
-    """Each test's database has its own games, under the same slugs."""
+    """Each test's database has its own games and keys, under the same slugs."""
     services.scoring_games.clear()
+    services.checked_keys.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,16 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from leaderboard import services
+from leaderboard.exceptions import ApiKeyScopeDenied, InvalidApiKey
 from leaderboard.models import ApiKey, Board
+
+from .conftest import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -341,6 +348,51 @@ def test_a_revoked_key_is_401(create):
     assert response.status_code == 401
     assert response.json() == error("invalid_api_key", "The API key is not valid.")
     assert not Board.objects.filter(slug="chess_blitz").exists()
+
+
+def test_a_key_in_use_is_401_as_soon_as_it_is_revoked_here(create):
+    key = command("create_api_key", "--name", "ops", "--scope", "admin").strip()
+    assert create(CHESS, key=key).status_code == 201
+
+    command("revoke_api_key", "--name", "ops")
+
+    assert create(SPEEDRUN, key=key).status_code == 401
+
+
+@override_settings(API_KEY_CACHE_SECONDS=0.5)
+def test_a_key_revoked_by_another_process_stops_working_within_the_key_cache_seconds(server_key):
+    assert services.authenticate_api_key(key=server_key, scope="server").name == "game-server"
+    ApiKey.objects.update(revoked_at=timezone.now())  # as another process's revoke_api_key does
+
+    with CaptureQueriesContext(connection) as queries:
+        services.authenticate_api_key(key=server_key, scope="server")  # trusted until its cache time is over
+    assert len(queries) == 0
+
+    def refused() -> bool:
+        try:
+            services.authenticate_api_key(key=server_key, scope="server")
+        except InvalidApiKey:
+            return True
+        return False
+
+    wait_until(refused, timeout=5)
+
+
+@override_settings(API_KEY_CACHE_SECONDS=0)
+def test_with_the_key_cache_off_every_call_reads_the_key_table(server_key):
+    services.authenticate_api_key(key=server_key, scope="server")
+    ApiKey.objects.update(revoked_at=timezone.now())
+
+    with pytest.raises(InvalidApiKey):
+        services.authenticate_api_key(key=server_key, scope="server")
+
+
+def test_a_key_of_the_wrong_scope_is_refused_from_the_key_cache_too(server_key):
+    services.authenticate_api_key(key=server_key, scope="server")
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(ApiKeyScopeDenied):
+        services.authenticate_api_key(key=server_key, scope="admin")
+    assert len(queries) == 0
 
 
 def test_create_api_key_refuses_a_name_already_taken(admin_key):

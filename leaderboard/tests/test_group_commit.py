@@ -10,11 +10,12 @@ import pytest
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 
-from leaderboard import services, writes
-from leaderboard.exceptions import TotalOutOfRange
+from leaderboard import redis_store, services, writes
+from leaderboard.exceptions import RateLimited, TotalOutOfRange
 from leaderboard.models import BoardEntry, PendingMirror, Player, Score
 from leaderboard.services.scores import RecordScore
 from leaderboard.writes import Work
+from leaderboard.writes.charges import Charged, Counted
 
 from .boards import standing, top
 from .conftest import wait_until
@@ -257,6 +258,44 @@ def test_a_group_committed_at_once_answers_each_write_and_a_failing_one_fails_al
     assert sorted(Player.objects.values_list("username", flat=True)) == ["amy", "taken"]
     assert standing("amy").score == 5
     assert writes.process_boundary.commit_now([]) == []
+
+
+def charge(username: str, limit: int) -> redis_store.Charge:
+    return redis_store.Charge([("write-player", username, limit)], 3600)
+
+
+@grouped_only
+def test_a_group_counts_its_works_charges_and_refuses_the_ones_over_their_limits_unwritten(default_board):
+    within, over = charge("amy", 1), charge("bob", 0)
+
+    written = writes.process_boundary.commit_now(
+        [Charged(RecordScore("default", "amy", 5), within), Charged(RecordScore("default", "bob", 7), over)]
+    )
+
+    assert isinstance(written[0], Counted) and written[0].outcome.points == 5
+    assert (written[0].verdict.allowed, written[0].verdict.left) == (True, 0)
+    assert isinstance(written[1], RateLimited) and written[1].verdict.limit == 0
+    assert (within.refused, over.refused) == (False, True)
+    assert list(Score.objects.values_list("player__username", flat=True)) == ["amy"]
+    assert top() == [("amy", 5)]
+
+
+@grouped_only
+def test_a_group_whose_works_are_all_over_their_limits_writes_nothing(default_board):
+    written = writes.process_boundary.commit_now([Charged(RecordScore("default", "amy", 5), charge("amy", 0))])
+
+    assert [type(result) for result in written] == [RateLimited]
+    assert not Score.objects.exists()
+
+
+def test_a_write_of_a_charged_call_is_counted_with_the_write_and_refused_over_its_limit(default_board):
+    with redis_store.riding(charge("amy", 1)) as first:
+        services.submit_score(username="amy", points=1)
+    with redis_store.riding(charge("amy", 1)) as second, pytest.raises(RateLimited):
+        services.submit_score(username="amy", points=2)
+
+    assert (first.verdict.allowed, second.verdict.allowed) == (True, False)
+    assert list(Score.objects.values_list("points", flat=True)) == [1]
 
 
 @grouped_only

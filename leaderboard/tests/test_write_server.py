@@ -7,13 +7,15 @@ import sys
 from multiprocessing.connection import Client
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 from prometheus_client import REGISTRY
 
-from leaderboard import services, writes
-from leaderboard.exceptions import BoardNotFound, PointsOutOfRange
+from leaderboard import redis_store, services, writes
+from leaderboard.exceptions import BoardNotFound, PointsOutOfRange, RateLimited
 from leaderboard.models import BoardEntry, IdempotencyRecord, Player, Score
+from leaderboard.redis_store import Charge
 from leaderboard.services.scores import RecordScore
 from leaderboard.writes.server import NOT_SENT, answers_ping
 
@@ -111,7 +113,7 @@ def test_the_seed_write_goes_to_the_write_server_and_is_ranked_at_once(writer, n
 
 def test_the_v1_writes_go_to_the_write_server_too(writer, nothing_written_here):
     key = services.create_api_key(name="game-server", scope="server")
-    api_key = services.authenticate_api_key(key=key, scope="server")
+    caller = services.authenticate_api_key(key=key, scope="server")
     before = written_by("write_server")
 
     make_game("chess")
@@ -121,12 +123,33 @@ def test_the_v1_writes_go_to_the_write_server_too(writer, nothing_written_here):
         claims=claims, player_id="amy", game_id="chess", session_id=started.session_id, score=7
     )
     by_server = services.submit_server_score(
-        api_key=api_key, player_id="bob", game_id="chess", score=9, idempotency_key="k-1"
+        caller=caller, player_id="bob", game_id="chess", score=9, idempotency_key="k-1"
     )
 
     assert (by_session.rank, by_server.rank) == (1, 1)
     assert written_by("write_server") >= before + 5  # key, game, session, two scores, and the kept rank
     assert IdempotencyRecord.objects.get(key="k-1").response["rank"] == 1
+
+
+def test_a_write_carries_its_rate_limit_charge_to_the_write_server_which_counts_it(writer, nothing_written_here):
+    sent = redis.connection.Connection.send_packed_command
+    round_trips = []
+
+    def counted(link, command, check_health=True):
+        round_trips.append(command)
+        return sent(link, command, check_health)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.connection.Connection, "send_packed_command", counted)
+        with redis_store.riding(Charge([("write-player", "amy", 1)], 3600)) as first:
+            services.submit_score(username="amy", points=1)
+        with redis_store.riding(Charge([("write-player", "amy", 1)], 3600)) as second, pytest.raises(RateLimited):
+            services.submit_score(username="amy", points=2)
+
+    assert round_trips == []  # this worker made none: the write server counted both
+    assert (first.verdict.allowed, first.verdict.left) == (True, 0)
+    assert (second.verdict.allowed, second.verdict.limit) == (False, 1)
+    assert list(Score.objects.values_list("points", flat=True)) == [1]
 
 
 def test_a_submission_the_write_server_refuses_is_written_nowhere_and_refused_with_its_own_error(writer):

@@ -15,11 +15,13 @@ from functools import partial
 from django.conf import settings
 from django.db import connection, transaction
 
+from ..exceptions import RateLimited
 from ..metrics import WRITES
-from . import mirror
+from . import charges, mirror
 from .catch_up import CatchUp
+from .charges import Charged
 from .group import GroupCommitter, Result, run_group
-from .server import NOT_SENT, WriteServerClient, socket_path
+from .server import NOT_SENT, WriteServerClient, socket_for
 from .turn import NoTurn, WriteTurn
 from .work import AfterCommit, Work
 
@@ -38,11 +40,24 @@ class WriteBoundary:
 
     def commit(self, work: Work):
         """The work's outcome once committed and mirrored; raises the error that kept it from
-        being committed (WriteUnconfirmed: the write server went away before it answered)."""
+        being committed (WriteUnconfirmed: the write server went away before it answered;
+        RateLimited: the call's charge, counted with the write, refused it)."""
+        charge = charges.claim()
+        if charge is None:
+            return self._commit(work)
+        try:
+            counted = self._commit(Charged(work, charge))
+        except RateLimited as refused:
+            charge.counted(refused.verdict, None)
+            raise
+        charge.counted(counted.verdict, counted.unavailable)
+        return counted.outcome
+
+    def _commit(self, work: Work):
         if not _grouped():
             WRITES.labels("inline").inc()
             return self._commit_inline(work)
-        path = socket_path()
+        path = socket_for(connection.settings_dict["NAME"])  # _grouped(): SQLite, on a file
         if path is not None and settings.WRITE_SERVER:
             outcome = self.server.commit(work, path)
             if outcome is not NOT_SENT:
@@ -67,6 +82,8 @@ class WriteBoundary:
         return results
 
     def _commit_inline(self, work: Work):
+        if refused := charges.count([work]):
+            raise refused[0]
         after = AfterCommit()
         with transaction.atomic():
             outcome = work.apply(after)

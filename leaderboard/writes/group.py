@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, transaction
 
+from . import charges
 from .turn import WriteTurn
 from .work import AfterCommit, Work
 
@@ -36,11 +37,20 @@ class _RunIsolated(Exception):
 
 def run_group(works: list[Work], hand_on_turn: Callable[[], None]) -> tuple[list[Result], list[AfterCommit]]:
     """Run the works in one transaction: each one's result, and what the committed ones tell Redis.
-    hand_on_turn runs the moment the transaction has committed."""
+    Works over their rate limits are refused first, unwritten (charges.py). hand_on_turn runs the
+    moment the transaction has committed."""
+    refused = charges.count(works)
+    runnable = [work for index, work in enumerate(works) if index not in refused]
+    if not runnable:
+        return [refused[index] for index in range(len(works))], []
     try:
-        return _run(works, hand_on_turn, isolate=None)
+        results, afters = _run(runnable, hand_on_turn, isolate=None)
     except _RunIsolated as first:  # nothing of the first run stands, and no caller has been answered
-        return _run(works, hand_on_turn, isolate=first)
+        results, afters = _run(runnable, hand_on_turn, isolate=first)
+    if refused:
+        ran = iter(results)
+        results = [refused[index] if index in refused else next(ran) for index in range(len(works))]
+    return results, afters
 
 
 def _run(works: list[Work], hand_on_turn, *, isolate: _RunIsolated | None) -> tuple[list[Result], list[AfterCommit]]:

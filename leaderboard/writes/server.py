@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from functools import lru_cache
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
@@ -49,7 +50,13 @@ def socket_path() -> Path | None:
     an in-memory database, group commit off, a path too long for a unix socket)."""
     if connection.vendor != "sqlite" or connection.is_in_memory_db() or settings.GROUP_COMMIT_MAX <= 1:
         return None
-    path = Path(f"{connection.settings_dict['NAME']}.writes.sock")
+    return socket_for(connection.settings_dict["NAME"])
+
+
+@lru_cache(maxsize=8)
+def socket_for(database: str) -> Path | None:
+    """Where the write server of this SQLite file listens (None if the path is too long)."""
+    path = Path(f"{database}.writes.sock")
     return path if len(os.fsencode(path)) <= SOCKET_PATH_MAX else None
 
 

@@ -46,8 +46,6 @@ class IdempotencyHeader(serializers.Serializer):
 
 
 class Scores(Endpoint):
-    counts_player_writes = True
-
     @extend_schema(
         description="With `Authorization: Bearer <token>` and a session_id: the session's one score. "
         "With `X-API-Key` (server scope) and no session_id: a trusted server's score; `Idempotency-Key` makes it "
@@ -66,9 +64,9 @@ class Scores(Endpoint):
         return Reply(201, renderers.submission(services.submit_session_score(claims=claims, **data)))
 
     def _from_server(self, request) -> Reply:
-        api_key = self.require_key(ApiKey.Scope.SERVER)
+        caller = self.require_key(ApiKey.Scope.SERVER)
         data = self.parse(ServerScoreInput, request.data)
         key = self.parse(IdempotencyHeader, {"key": request.headers.get("Idempotency-Key") or None})["key"]
         limit_player_writes(request, data["player_id"])
-        accepted = services.submit_server_score(api_key=api_key, idempotency_key=key, **data)
+        accepted = services.submit_server_score(caller=caller, idempotency_key=key, **data)
         return Reply(201, renderers.submission(accepted))

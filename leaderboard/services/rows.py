@@ -1,0 +1,56 @@
+"""The statements the hot writes run, as SQL rather than built by the ORM: they run while the
+transaction holds SQLite's one write lock, so their cost is what every other writer waits on.
+Table and column names come from the models."""
+
+from datetime import UTC, datetime
+
+from django.db import connection
+
+from ..models import Board, BoardEntry, Player, PlaySession, Score
+
+PLAYERS = Player._meta.db_table
+SESSIONS = PlaySession._meta.db_table
+SCORES = Score._meta.db_table
+BOARDS = Board._meta.db_table
+ENTRIES = BoardEntry._meta.db_table
+
+
+def player_id(cursor, username: str, now: datetime, *, lock: bool) -> int:
+    """The player's id, the player created on first sight. The unique constraint settles
+    concurrent first sightings; `lock` takes the row lock (PostgreSQL; SQLite's IMMEDIATE
+    transactions already run one at a time), so one player's scores take their ids in the order
+    they are applied to the entry."""
+    cursor.execute(
+        f"INSERT INTO {PLAYERS} (username, created_at) VALUES (%s, %s) ON CONFLICT (username) DO NOTHING",
+        [username, to_db(now)],
+    )
+    cursor.execute(f"SELECT id FROM {PLAYERS} WHERE username = %s{for_update() if lock else ''}", [username])
+    return cursor.fetchone()[0]
+
+
+def lock_player(cursor, player_id: int) -> None:
+    """The player's row lock, as player_id(lock=True) takes it, for a player known by id."""
+    if connection.features.has_select_for_update:
+        cursor.execute(f"SELECT id FROM {PLAYERS} WHERE id = %s FOR UPDATE", [player_id])
+
+
+def session_key(session_id) -> object:
+    """A session id (UUID or its text) as the database stores it."""
+    return PlaySession._meta.pk.get_db_prep_value(session_id, connection)
+
+
+def to_db(moment: datetime) -> object:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def from_db(value: datetime | str) -> datetime:
+    """A datetime column as read without the ORM: SQLite gives naive UTC (or its text)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def for_update(of: str = "") -> str:
+    """The row-lock clause where the database has one; `of` names the table alias to lock."""
+    if not connection.features.has_select_for_update:
+        return ""
+    return f" FOR UPDATE OF {of}" if of and connection.features.has_select_for_update_of else " FOR UPDATE"
