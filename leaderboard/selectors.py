@@ -43,6 +43,12 @@ def neighbourhood(*, game_id: str, player_id: str, context: int) -> Neighbourhoo
     return Neighbourhood(window[mine], percentile, window[:mine], window[mine + 1 :])
 
 
+def standing(*, game_id: str, player_id: str) -> Standing:
+    """The player's standing alone (no neighbours, no percentile: no count of the board);
+    PlayerNotRanked if the player has no entry."""
+    return _around(game_id, player_id, 0, total=False)[2][0]
+
+
 def similar_players(*, game_id: str, player_id: str, size: int) -> list[Standing]:
     """The `size` players nearest the player in rank, the player left out, best first."""
     rank, _total, window = _around(game_id, player_id, size)
@@ -56,12 +62,12 @@ def standings_of(*, game_id: str, player_ids: list[str]) -> list[Standing]:
     return sorted((Standing(rank + 1, member, rules.value_of(value)) for member, rank, value in found), key=_by_rank)
 
 
-def _around(game_id: str, player_id: str, context: int) -> tuple[int, int, list[Standing]]:
-    rules, total, found = _read(redis_store.around, game_id, player_id, context)
+def _around(game_id: str, player_id: str, context: int, *, total: bool = True) -> tuple[int, int | None, list]:
+    rules, count, found = _read(redis_store.around, game_id, player_id, context, total=total)
     if found is None:
         raise PlayerNotRanked(player_id)
     rank, window = found
-    return rank + 1, total, _standings(rules, max(rank - context, 0) + 1, window)
+    return rank + 1, count, _standings(rules, max(rank - context, 0) + 1, window)
 
 
 def _read(read, game_id: str, *args, **kwargs):

@@ -2,9 +2,9 @@
 each checking the board's header: a board without one is not whole (BoardNotBuilt).
 
 A page is plain commands: from the top, one ZREVRANGE that brings the header with the entries,
-which costs Redis a third of a script. A rank, with or without neighbours, and several players'
-entries are read_board.lua: each needs a rank before it can read on, and one script costs less
-than several commands in a pipeline.
+which costs Redis a third of a script; so is a rank alone (ZREVRANK, ZSCORE). A rank with
+neighbours and several players' entries are read_board.lua: each needs a rank before it can read
+on, and one script costs less than several commands in a pipeline.
 """
 
 from collections.abc import Sequence
@@ -32,14 +32,29 @@ def page(board: str, offset: int, count: int, *, total: bool = True) -> tuple[Bo
     return rules, replies[-1] if total else None, entries
 
 
-def around(board: str, member: str, context: int) -> tuple[BoardRules, int, tuple[int, Ranked] | None]:
-    """(rules, entries on the board, None if the member has no entry, else (its 0-based rank,
-    the entries from rank - context to rank + context))."""
+def around(
+    board: str, member: str, context: int, *, total: bool = True
+) -> tuple[BoardRules, int | None, tuple[int, Ranked] | None]:
+    """(rules, entries on the board (None if not asked: a rank alone needs no count), None if the
+    member has no entry, else (its 0-based rank, the entries from rank - context to rank + context))."""
+    if context == 0:
+        return _alone(board, member, total)
     reply = _scripted(board, ["around", member, context])
     if len(reply) == 2:
         return reply[0], reply[1], None
     rules, total, found, window = reply
     return rules, total, (found, _pairs(window))
+
+
+def _alone(board: str, member: str, total: bool) -> tuple[BoardRules, int | None, tuple[int, Ranked] | None]:
+    # Without neighbours a rank needs no script: plain commands cost Redis a fraction of one.
+    key = board_key(board)
+    replies = execute([*_rank_commands(key, member), ("ZSCORE", key, member), *([_count(key)] if total else [])])
+    rules, rank, score = _rules(board, replies[0]), replies[1], replies[2]
+    count = replies[3] if total else None
+    if rank is None:
+        return rules, count, None
+    return rules, count, (rank - 1, [(member, int(float(score)) >> SEQUENCE_BITS)])
 
 
 def entries_of(board: str, members: Sequence[str]) -> tuple[BoardRules, list[tuple[str, int, int]]]:

@@ -201,7 +201,7 @@ def _replay(kept: IdempotencyRecord, request_hash: str) -> Submission:
 
 def _rank_now(game_id: str, player_id: str) -> int | None:
     try:
-        _rules, _total, found = redis_store.around(game_id, player_id, 0)
+        _rules, _total, found = redis_store.around(game_id, player_id, 0, total=False)
     except BoardUnavailable:
         return None
     return found[0] + 1 if found else None

@@ -3,7 +3,7 @@
 import pytest
 
 from leaderboard import redis_store, selectors
-from leaderboard.exceptions import PlayerNotRanked
+from leaderboard.exceptions import BoardNotBuilt, PlayerNotRanked
 from leaderboard.rules import BoardRules
 from leaderboard.selectors import Neighbourhood, Page, Standing
 
@@ -51,3 +51,23 @@ def test_entries_are_decoded_with_the_rules_redis_keeps_beside_the_board():
 def test_a_player_without_an_entry_is_not_ranked():
     with pytest.raises(PlayerNotRanked):
         selectors.neighbourhood(game_id="default", player_id="nobody", context=5)
+
+
+def test_a_standing_alone_is_the_neighbourhoods_player_read_with_the_boards_rules():
+    redis_store.publish_board("speedrun", BoardRules("asc", "best", 100, 10_000))
+    put("amy", 10_000 - 2_500, 1, game="speedrun")
+    put("bob", 10_000 - 3_000, 2, game="speedrun")
+
+    alone = selectors.standing(game_id="speedrun", player_id="bob")
+
+    assert alone == Standing(2, "bob", 3_000)
+    assert alone == selectors.neighbourhood(game_id="speedrun", player_id="bob", context=0).player
+    with pytest.raises(PlayerNotRanked):
+        selectors.standing(game_id="speedrun", player_id="nobody")
+
+
+def test_a_standing_alone_is_not_read_from_a_board_without_its_header():
+    put("amy", 300, 1, game="lost")  # entries, but no header: Redis does not hold the whole board
+
+    with pytest.raises(BoardNotBuilt):
+        redis_store.around("lost", "amy", 0)

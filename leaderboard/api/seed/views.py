@@ -61,5 +61,4 @@ class MyRank(SeedEndpoint):
     )  # fmt: skip
     def get(self, request) -> Reply:
         username = self.parse(self.Input, request.query_params)["username"]
-        found = selectors.neighbourhood(game_id=DEFAULT_BOARD_SLUG, player_id=username, context=0)
-        return Reply(200, seed_rank(found.player))
+        return Reply(200, seed_rank(selectors.standing(game_id=DEFAULT_BOARD_SLUG, player_id=username)))
