@@ -481,12 +481,14 @@ def server_settings(site: Site) -> list[str]:
 def measure(
     args: argparse.Namespace, wrk: str, scenarios: list[Scenario], urls: dict[str, str], api_key: str
 ) -> dict[str, list[dict]]:
-    """Every scenario once per round, so a noisy spell on the machine hits all of them alike."""
+    """Every scenario once per round, so a noisy spell on the machine hits all of them alike; in
+    the table's order, and in reverse in even rounds, so that no scenario always follows the same
+    one (a write scenario leaves work behind: a WAL checkpoint, Redis's append-only file)."""
     for scenario in warm_ups(scenarios):
         run_wrk(wrk, scenario, urls[scenario.server], args, WARM_UP_SECONDS, api_key)
     results: dict[str, list[dict]] = {s.name: [] for s in scenarios}
     for round_number in range(1, args.repeats + 1):
-        for scenario in scenarios:
+        for scenario in scenarios if round_number % 2 else scenarios[::-1]:
             result = run_wrk(wrk, scenario, urls[scenario.server], args, args.duration, api_key)
             results[scenario.name].append(result)
             rps = result["rps"]

@@ -19,6 +19,7 @@ import io
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
@@ -28,12 +29,14 @@ from urllib.parse import parse_qsl
 import orjson
 from django.conf import settings
 from django.core import signals
+from django.core.cache import close_caches
+from django.core.cache.backends.base import BaseCache
 from django.core.handlers.wsgi import WSGIRequest
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
-from django.urls import Resolver404, get_resolver
+from django.urls import Resolver404, get_resolver, set_urlconf
 from django.utils.module_loading import import_string
 from drf_orjson_renderer.renderers import ORJSONRenderer
 
@@ -117,6 +120,7 @@ class FastPath:
         self._route = lru_cache(maxsize=1024)(_route)  # paths repeat; this bounds the cache
         self._host_allowed = lru_cache(maxsize=64)(_host_allowed)
         self._timers: dict[tuple, tuple] = {}
+        self.housekeeping = RequestHousekeeping()
 
     def __call__(self, environ, start_response):
         route = self._route(environ.get("PATH_INFO", "")) if self.enabled else None
@@ -153,12 +157,12 @@ class FastPath:
 
     def _answer(self, route: Route, request: "FastRequest") -> tuple[int, list, bytes]:
         if _database_threads.opened:
-            signals.request_started.send(sender=FastPath, environ=request.META)
+            self.housekeeping.started(request.META)
         try:
             reply = _respond(route, request)
         finally:
             if _database_threads.opened:
-                _finished()
+                self.housekeeping.finished()
         if isinstance(reply, HttpResponse):  # Django's 500, which DRF never saw: no Allow
             status, content, extra = reply.status_code, reply.content, []
         else:
@@ -284,19 +288,100 @@ class EnvironHeaders:
 
 
 class _DatabaseThreads(threading.local):
-    """Marks the threads that have opened a database connection. Django's request signals recycle
-    broken or aged connections; in a thread that never opened one they have nothing to do, and
-    cost a fifth of a read, so the fast path sends them only in threads that have."""
+    """The database connections each thread has opened. Django's request signals recycle broken
+    or aged connections; in a thread that never opened one they have nothing to do."""
 
-    opened = False
+    def __init__(self):
+        self.opened: list = []
 
 
 _database_threads = _DatabaseThreads()
 
 
 @receiver(connection_created, dispatch_uid="speedrank-fast-path-database-threads")
-def _mark_database_thread(**kwargs) -> None:
-    _database_threads.opened = True
+def _mark_database_thread(*, connection, **kwargs) -> None:
+    if not any(known is connection for known in _database_threads.opened):
+        _database_threads.opened.append(connection)
+
+
+# Django's receivers of the request signals: what the fast path does in their place, directly,
+# since dispatching the two signals costs more than a read itself. With any other receiver
+# connected, it sends the signals.
+STANDS_IN_FOR = {
+    "django.db.reset_queries": "reset_queries",
+    "django.db.close_old_connections": "close_old_connections",
+    "django.core.cache.close_caches": "close_caches",
+    "django.core.handlers.base.reset_urlconf": "reset_urlconf",
+}
+
+
+class RequestHousekeeping:
+    """Around a call on the fast path, in a thread that has opened a database connection: what
+    request_started and request_finished would do."""
+
+    def __init__(self):
+        self._plan: tuple[tuple[int, int], dict | None] | None = None
+
+    def started(self, environ) -> None:
+        plan = self._current()
+        if plan is None:
+            signals.request_started.send(sender=FastPath, environ=environ)
+            return
+        for connection in _database_threads.opened:
+            if "reset_queries" in plan["started"]:
+                connection.queries_log.clear()
+            if "close_old_connections" in plan["started"]:
+                connection.close_if_unusable_or_obsolete()
+
+    def finished(self) -> None:
+        plan = self._current()
+        if plan is None:
+            _finished()
+            return
+        done = plan["finished"]
+        if "close_old_connections" in done:
+            for connection in _database_threads.opened:
+                connection.close_if_unusable_or_obsolete()
+        if "close_caches" in done:
+            close_caches()
+        if "reset_urlconf" in done:
+            set_urlconf(None)
+
+    def _current(self) -> dict | None:
+        """What to do in the signals' place; None if a receiver it does not know is connected.
+        Worked out again whenever the receivers change."""
+        key = (len(signals.request_started.receivers), len(signals.request_finished.receivers))
+        if self._plan is None or self._plan[0] != key:
+            self._plan = (key, _plan_for(signals.request_started, signals.request_finished))
+        return self._plan[1]
+
+
+def _plan_for(started, finished) -> dict | None:
+    plan = {"started": _stood_in_for(started), "finished": _stood_in_for(finished)}
+    if None in plan.values():
+        return None
+    if not _caches_hold_connections():
+        plan["finished"].discard("close_caches")  # closing them does nothing
+    return plan
+
+
+def _caches_hold_connections() -> bool:
+    """Whether a configured cache backend has connections to close (the local-memory one has none)."""
+    backends = (import_string(cache["BACKEND"]) for cache in settings.CACHES.values())
+    return any(backend.close is not BaseCache.close for backend in backends)
+
+
+def _stood_in_for(signal) -> set[str] | None:
+    names = set()
+    for entry in signal.receivers:
+        found = entry[1]() if isinstance(entry[1], weakref.ReferenceType) else entry[1]
+        if found is None:
+            continue
+        name = STANDS_IN_FOR.get(f"{found.__module__}.{found.__qualname__}")
+        if name is None:
+            return None
+        names.add(name)
+    return names
 
 
 def _route(path: str) -> Route | None:

@@ -120,10 +120,11 @@ def free_port() -> int:
 
 
 def seconds_left_in_window(window: int) -> set[str]:
-    """What RateLimit-Reset may say now: the seconds until the clock-aligned window ends (either
-    side of a second's turn)."""
+    """What a RateLimit-Reset counted a moment ago may say now: the seconds until the clock-aligned
+    window ends, rounded up, as of now or of up to a second before (a second may have turned since
+    the count)."""
     left = window - time.time() % window
-    return {str(max(math.ceil(left) - 1, 1)), str(math.ceil(left))}
+    return {str(max(math.ceil(left), 1)), str(math.ceil(left) + 1)}
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05):

@@ -451,6 +451,38 @@ def test_a_failing_request_finished_receiver_leaves_a_recorded_score_acknowledge
     assert by_fast_path[0] == "201 Created"
 
 
+@pytest.mark.django_db(transaction=True)  # the connection may be closed under test
+def test_in_place_of_djangos_request_signals_the_fast_path_closes_an_aged_connection(board, monkeypatch):
+    sent = []
+    monkeypatch.setattr(request_started, "send", lambda *args, **kwargs: sent.append(args) or [])
+    connection.ensure_connection()  # this thread has opened one, as a worker's threads have
+    connection.close_at = 0  # past its CONN_MAX_AGE
+
+    b"".join(FastPath(WSGIHandler())(environ("/api/top-players/"), lambda *args: None))
+
+    assert sent == []  # Django's own receivers only: done directly, not dispatched
+    assert connection.connection is None  # ... and done: the aged connection is closed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_signal_receiver_of_the_projects_own_still_hears_every_fast_path_call(board):
+    heard = []
+
+    def receiver(**kwargs):
+        heard.append(kwargs.get("environ", {}).get("PATH_INFO", "finished"))
+
+    connection.ensure_connection()
+    request_started.connect(receiver)
+    request_finished.connect(receiver)
+    try:
+        assert call(FastPath(WSGIHandler()), environ("/api/top-players/"))[0] == "200 OK"
+    finally:
+        request_started.disconnect(receiver)
+        request_finished.disconnect(receiver)
+
+    assert heard == ["/api/top-players/", "finished"]
+
+
 # --- chunked bodies -------------------------------------------------------------------------------
 
 
