@@ -9,6 +9,8 @@ from .rules import BoardRules
 
 
 class Standing(NamedTuple):
+    """Standings sort best first: by rank, their first field, which no two share on a board."""
+
     rank: int
     player_id: str
     score: int
@@ -53,13 +55,14 @@ def similar_players(*, game_id: str, player_id: str, size: int) -> list[Standing
     """The `size` players nearest the player in rank, the player left out, best first."""
     rank, _total, window = _around(game_id, player_id, size)
     others = sorted((s for s in window if s.rank != rank), key=lambda s: (abs(s.rank - rank), s.rank))
-    return sorted(others[:size], key=_by_rank)
+    return sorted(others[:size])
 
 
 def standings_of(*, game_id: str, player_ids: list[str]) -> list[Standing]:
     """The standings of those players who have one, best first."""
     rules, found = _read(redis_store.entries_of, game_id, player_ids)
-    return sorted((Standing(rank + 1, member, rules.value_of(value)) for member, rank, value in found), key=_by_rank)
+    base, sign = rules.value_base()
+    return sorted([Standing(rank + 1, member, base + sign * value) for member, rank, value in found])
 
 
 def _around(game_id: str, player_id: str, context: int, *, total: bool = True) -> tuple[int, int | None, list]:
@@ -85,7 +88,3 @@ def _standings(rules: BoardRules, first_rank: int, window: list[tuple[str, int]]
     """The one decoder: (member, rank value) pairs, best first, as standings from first_rank."""
     base, sign = rules.value_base()
     return [Standing(first_rank + i, member, base + sign * value) for i, (member, value) in enumerate(window)]
-
-
-def _by_rank(standing: Standing) -> int:
-    return standing.rank

@@ -13,7 +13,7 @@ from ..exceptions import BoardNotBuilt
 from ..limits import SEQUENCE_BITS
 from ..rules import BoardRules
 from .client import execute
-from .keys import board_key, decode_rank_value, rules_of_header
+from .keys import board_key, rules_of_header
 
 # (member, rank value) pairs, best first.
 Ranked = list[tuple[str, int]]
@@ -61,7 +61,9 @@ def entries_of(board: str, members: Sequence[str]) -> tuple[BoardRules, list[tup
     """(rules, [(member, 0-based rank, rank value)] of the members that have an entry)."""
     rules, _total, found = _scripted(board, ["entries", *members])
     present = zip(members, found[0::2], found[1::2], strict=True)
-    return rules, [(member, rank, decode_rank_value(score)) for member, rank, score in present if rank is not None]
+    return rules, [
+        (member, rank, int(float(score)) >> SEQUENCE_BITS) for member, rank, score in present if rank is not None
+    ]
 
 
 def ranks_of(member: str, boards: Sequence[str]) -> list[int | None]:

@@ -6,29 +6,29 @@ from ...models import Board
 from ...timestamps import iso_utc
 
 
-def standing(found: selectors.Standing) -> dict:
-    return {"rank": found.rank, "player_id": found.player_id, "score": found.score}
+def entries(found: list[selectors.Standing]) -> list[dict]:
+    return [{"rank": rank, "player_id": player_id, "score": score} for rank, player_id, score in found]
 
 
 def page(game_id: str, found: selectors.Page) -> dict:
-    entries = [{"rank": s.rank, "player_id": s.player_id, "score": s.score} for s in found.standings]
-    return {"game_id": game_id, "entries": entries, "total_players": found.total_players}
+    return {"game_id": game_id, "entries": entries(found.standings), "total_players": found.total_players}
 
 
 def neighbourhood(found: selectors.Neighbourhood) -> dict:
+    rank, player_id, score = found.player
     return {
-        "player": {**standing(found.player), "percentile": found.percentile},
-        "above": [standing(s) for s in found.above],
-        "below": [standing(s) for s in found.below],
+        "player": {"rank": rank, "player_id": player_id, "score": score, "percentile": found.percentile},
+        "above": entries(found.above),
+        "below": entries(found.below),
     }
 
 
 def standings(game_id: str, found: list[selectors.Standing]) -> dict:
-    return {"game_id": game_id, "entries": [standing(s) for s in found]}
+    return {"game_id": game_id, "entries": entries(found)}
 
 
 def matchmaking(game_id: str, player_id: str, found: list[selectors.Standing]) -> dict:
-    return {"game_id": game_id, "player_id": player_id, "players": [standing(s) for s in found]}
+    return {"game_id": game_id, "player_id": player_id, "players": entries(found)}
 
 
 def game(board: Board) -> dict:
