@@ -51,6 +51,7 @@ class _StateCollector:
 
 def exposition() -> bytes:
     """The text Prometheus scrapes."""
+    metrics.requests.flush()  # this process's requests; the others' flush within their interval
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)

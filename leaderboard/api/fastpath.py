@@ -119,7 +119,6 @@ class FastPath:
         self.headers = {secure: middleware_headers(secure) for secure in (False, True)} if self.enabled else {}
         self._route = lru_cache(maxsize=1024)(_route)  # paths repeat; this bounds the cache
         self._host_allowed = lru_cache(maxsize=64)(_host_allowed)
-        self._timers: dict[tuple, tuple] = {}
         self.housekeeping = RequestHousekeeping()
 
     def __call__(self, environ, start_response):
@@ -171,14 +170,8 @@ class FastPath:
         return status, [*self.headers[request.secure], ("Content-Length", str(len(content))), *extra], content
 
     def _count(self, endpoint: str, method: str, status: int, started: float) -> None:
-        key = (endpoint, method, status)
-        if key not in self._timers:
-            label = method if method in KNOWN_METHODS else "OTHER"
-            counter = metrics.REQUESTS.labels(endpoint, label, str(status))
-            self._timers[key] = (counter, metrics.LATENCY.labels(endpoint))
-        counter, latency = self._timers[key]
-        counter.inc()
-        latency.observe(time.perf_counter() - started)
+        label = method if method in KNOWN_METHODS else "OTHER"
+        metrics.requests.record(endpoint, label, status, time.perf_counter() - started)
 
 
 def _respond(route: Route, request: "FastRequest") -> Reply | HttpResponse:

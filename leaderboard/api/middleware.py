@@ -74,6 +74,5 @@ class MetricsMiddleware:
         match = request.resolver_match
         endpoint = match.url_name if match and match.url_name else "unmatched"
         method = request.method if request.method in KNOWN_METHODS else "OTHER"
-        metrics.REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
-        metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        metrics.requests.record(endpoint, method, response.status_code, time.perf_counter() - started)
         return response

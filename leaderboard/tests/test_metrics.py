@@ -1,10 +1,14 @@
 """GET /metrics: Prometheus metrics behind a setting, shared across server workers."""
 
 import re
+import time
 import urllib.request
 
 import pytest
 from django.test import override_settings
+from prometheus_client import CollectorRegistry, generate_latest
+
+from leaderboard.metrics import BatchedHistogram, RequestTally
 
 from .conftest import LiveServer, free_port
 
@@ -54,8 +58,52 @@ def test_metrics_add_up_across_server_workers(default_board, redis_url, tmp_path
     try:
         for _ in range(30):
             urllib.request.urlopen(f"{server.url}/api/top-players/", timeout=5).read()
+        # Each worker adds its tally every half second; within two seconds all 30 are counted.
+        time.sleep(2)
         text = urllib.request.urlopen(f"{server.url}/metrics", timeout=5).read().decode()
     finally:
         server.stop()
 
     assert sample(text, "speedrank_requests_total", endpoint="top-players", method="GET", status="200") == 30
+    assert sample(text, "speedrank_request_seconds_count", endpoint="top-players") == 30
+
+
+def test_many_observations_at_once_count_as_one_at_a_time():
+    amounts = [0.0005, 0.001, 0.0011, 0.003, 0.003, 0.02, 0.7, 4.0]
+    exported = {}
+    for way in ("one_at_a_time", "at_once"):
+        registry = CollectorRegistry()
+        histogram = BatchedHistogram(
+            f"t_{way}", "t", ["endpoint"], buckets=(0.001, 0.0025, 0.005, 0.1, 1), registry=registry
+        )
+        if way == "at_once":
+            histogram.labels("top").observe_many(amounts)
+        else:
+            for amount in amounts:
+                histogram.labels("top").observe(amount)
+        text = generate_latest(registry).decode().replace(f"t_{way}", "t")
+        exported[way] = [line for line in text.splitlines() if not line.startswith(("#", "t_created"))]
+
+    assert exported["at_once"] == exported["one_at_a_time"]
+    assert 't_bucket{endpoint="top",le="0.001"} 2.0' in exported["at_once"]  # a bound holds what equals it
+    assert 't_bucket{endpoint="top",le="+Inf"} 8.0' in exported["at_once"]
+
+
+def test_a_tally_counts_each_request_once_when_flushed_and_holds_at_most_its_limit():
+    def counted() -> float:
+        return sample(
+            generate_latest().decode(), "speedrank_requests_total", endpoint="tally", method="GET", status="200"
+        )
+
+    tally = RequestTally(most=5)
+    before = counted()
+    for _ in range(4):
+        tally.record("tally", "GET", 200, 0.002)
+    waiting = counted() - before
+    tally.record("tally", "GET", 200, 0.002)  # the fifth: the limit, flushed at once
+    at_limit = counted() - before
+    tally.record("tally", "GET", 200, 0.002)
+    tally.flush()
+    tally.flush()  # nothing left to add twice
+
+    assert (waiting, at_limit, counted() - before) == (0, 5, 6)
