@@ -36,7 +36,7 @@ from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
-from django.urls import Resolver404, get_resolver, set_urlconf
+from django.urls import Resolver404, get_resolver
 from django.utils.module_loading import import_string
 from drf_orjson_renderer.renderers import ORJSONRenderer
 
@@ -304,6 +304,7 @@ STANDS_IN_FOR = {
     "django.db.reset_queries": "reset_queries",
     "django.db.close_old_connections": "close_old_connections",
     "django.core.cache.close_caches": "close_caches",
+    # Undoes the urlconf Django's handler sets for its request; the fast path sets none.
     "django.core.handlers.base.reset_urlconf": "reset_urlconf",
 }
 
@@ -337,8 +338,6 @@ class RequestHousekeeping:
                 connection.close_if_unusable_or_obsolete()
         if "close_caches" in done:
             close_caches()
-        if "reset_urlconf" in done:
-            set_urlconf(None)
 
     def _current(self) -> dict | None:
         """What to do in the signals' place; None if a receiver it does not know is connected.
