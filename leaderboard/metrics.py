@@ -42,6 +42,10 @@ WRITES = Counter(
 )
 
 
+# Methods counted under their own label; any other is counted as OTHER, so the labels stay few.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestTally:
     """Answered requests, each one append to a queue, added to REQUESTS and LATENCY in batches:
     every `interval` seconds by a thread of a serving process, before a scrape, and whenever
@@ -50,7 +54,7 @@ class RequestTally:
     def __init__(self, *, interval: float = 0.5, most: int = 10_000):
         self.interval, self.most = interval, most
         self._answered: deque[tuple[str, str, int, float]] = deque()
-        self._adding = threading.Lock()  # one flush at a time; never taken by a request
+        self._adding = threading.Lock()  # one flush at a time (a request flushes only when `most` wait)
         self._flusher: threading.Thread | None = None
 
     def record(self, endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -62,7 +66,7 @@ class RequestTally:
         with self._adding:
             answered = [self._answered.popleft() for _ in range(len(self._answered))]
             for (endpoint, method, status), count in Tally(row[:3] for row in answered).items():
-                REQUESTS.labels(endpoint, method, str(status)).inc(count)
+                REQUESTS.labels(endpoint, method if method in KNOWN_METHODS else "OTHER", str(status)).inc(count)
             latencies: dict[str, list[float]] = {}
             for endpoint, _method, _status, seconds in answered:
                 latencies.setdefault(endpoint, []).append(seconds)

@@ -1,5 +1,6 @@
-"""Reads of the boards, answered from Redis alone (never SQL), for both APIs: one entry type,
-Standing, decoded in one place with the rules Redis keeps beside each board."""
+"""Reads of the boards, answered from Redis (SQL only to ask for the repair of a board Redis does
+not hold whole), for both APIs: one entry type, Standing, decoded with the rules Redis keeps
+beside each board."""
 
 from typing import NamedTuple
 
@@ -85,6 +86,6 @@ def _read(read, game_id: str, *args, **kwargs):
 
 
 def _standings(rules: BoardRules, first_rank: int, window: list[tuple[str, int]]) -> list[Standing]:
-    """The one decoder: (member, rank value) pairs, best first, as standings from first_rank."""
+    """(member, rank value) pairs, best first, as standings from first_rank."""
     base, sign = rules.value_base()
     return [Standing(first_rank + i, member, base + sign * value) for i, (member, value) in enumerate(window)]

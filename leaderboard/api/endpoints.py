@@ -80,7 +80,7 @@ class Endpoint(APIView):
     def _response(reply: Reply | Response) -> Response:
         if isinstance(reply, Response):  # OPTIONS: DRF's metadata
             return reply
-        return Response(reply.body, status=reply.status, headers=reply.headers)
+        return reply.as_response()
 
     def require_key(self, scope: str) -> services.Caller:
         return services.authenticate_api_key(key=self.request.headers.get("X-API-Key"), scope=scope)

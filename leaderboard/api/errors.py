@@ -23,6 +23,10 @@ class Reply(NamedTuple):
     body: object
     headers: dict[str, str] | None = None
 
+    def as_response(self) -> Response:
+        """The answer as DRF renders it, on Django's path."""
+        return Response(self.body, status=self.status, headers=self.headers)
+
 
 # Domain errors: (status, v1 error code).
 DOMAIN_ERRORS = {
@@ -154,4 +158,4 @@ def handle_exception(exc, context):
     own answer: content negotiation, an unknown method."""
     view, request = context.get("view"), context["request"]
     reply = reply_for(exc, v1=getattr(view, "v1", False), method=request.method, path=request.path)
-    return None if reply is None else Response(reply.body, status=reply.status, headers=reply.headers)
+    return None if reply is None else reply.as_response()

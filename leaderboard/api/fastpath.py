@@ -44,7 +44,7 @@ from .. import metrics
 from . import parsing
 from .endpoints import Endpoint
 from .errors import Reply, server_error
-from .middleware import KNOWN_METHODS, declared_length
+from .middleware import declared_length
 
 logger = logging.getLogger("django.request")
 
@@ -129,7 +129,7 @@ class FastPath:
             if request is not None:
                 status, headers, content = self._answer(route, request)
                 start_response(_status_line(status), headers)
-                self._count(route.name, request.method, status, started)
+                metrics.requests.record(route.name, request.method, status, time.perf_counter() - started)
                 return [content]
         return self.django_app(environ, start_response)
 
@@ -168,10 +168,6 @@ class FastPath:
             content = orjson.dumps(reply.body, default=ORJSONRenderer.default, option=ORJSONRenderer.options)
             status, extra = reply.status, [("Allow", route.allow), *(reply.headers or {}).items()]
         return status, [*self.headers[request.secure], ("Content-Length", str(len(content))), *extra], content
-
-    def _count(self, endpoint: str, method: str, status: int, started: float) -> None:
-        label = method if method in KNOWN_METHODS else "OTHER"
-        metrics.requests.record(endpoint, label, status, time.perf_counter() - started)
 
 
 def _respond(route: Route, request: "FastRequest") -> Reply | HttpResponse:

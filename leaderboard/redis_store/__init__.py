@@ -22,28 +22,25 @@ from .boards import (
     total_members,
     whole_boards,
 )
-from .client import claim_rider, client, connection, riding
+from .client import claim_rider, client, riding
 from .keys import (
     Entry,
     board_key,
     decode_rank_value,
     encode,
     header,
-    profile_key,
-    rate_limit_key,
     rebuild_key,
     rebuild_lock_key,
     rules_of_header,
     run_id_key,
 )
 from .profiles import cache_profile, cached_profile, forget_profiles
-from .ratelimit import Charge, Limit, Verdict, settle_charges
+from .ratelimit import Charge, Verdict, settle_charges
 from .reads import around, entries_of, page, ranks_of
 
 __all__ = [
     "Charge",
     "Entry",
-    "Limit",
     "MirroredEntry",
     "Verdict",
     "abandon_rebuild",
@@ -54,7 +51,6 @@ __all__ = [
     "cached_profile",
     "claim_rider",
     "client",
-    "connection",
     "decode_rank_value",
     "encode",
     "encoded_scores",
@@ -65,10 +61,8 @@ __all__ = [
     "mirror",
     "page",
     "ping",
-    "profile_key",
     "publish_board",
     "ranks_of",
-    "rate_limit_key",
     "rebuild_key",
     "rebuild_lock_key",
     "record_boards_built_in",

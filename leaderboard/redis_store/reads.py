@@ -1,10 +1,14 @@
 """Board reads, each one round trip (with the call's rate-limit charge riding along, if one waits),
-each checking the board's header: a board without one is not whole (BoardNotBuilt).
+each checking the board's header: a board without one is not whole (BoardNotBuilt; ranks_of
+answers None for it instead).
 
 A page is plain commands: from the top, one ZREVRANGE that brings the header with the entries,
-which costs Redis a third of a script; so is a rank alone (ZREVRANK, ZSCORE). A rank with
-neighbours and several players' entries are read_board.lua: each needs a rank before it can read
-on, and one script costs less than several commands in a pipeline.
+which costs Redis a third of a script; so is a rank alone (the header, ZREVRANK, ZSCORE). A rank
+with neighbours and several players' entries are read_board.lua: each needs a rank before it can
+read on, and one script costs less than several commands in a pipeline.
+
+Scores are decoded inline (int(float(score)) >> SEQUENCE_BITS, as keys.decode_rank_value does):
+a call per entry costs more than the decoding on these paths.
 """
 
 from collections.abc import Sequence
@@ -40,10 +44,11 @@ def around(
     if context == 0:
         return _alone(board, member, total)
     reply = _scripted(board, ["around", member, context])
+    count = reply[1] if total else None
     if len(reply) == 2:
-        return reply[0], reply[1], None
-    rules, total, found, window = reply
-    return rules, total, (found, _pairs(window))
+        return reply[0], count, None
+    rules, _, found, window = reply
+    return rules, count, (found, _pairs(window))
 
 
 def _alone(board: str, member: str, total: bool) -> tuple[BoardRules, int | None, tuple[int, Ranked] | None]:

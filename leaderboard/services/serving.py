@@ -1,4 +1,4 @@
-"""What a process that serves requests or writes does when it starts."""
+"""What a server worker does when it starts."""
 
 from django.db import connections
 

@@ -2,11 +2,10 @@
 through the write server), with the mirror to Redis after the commit, the catch-up that replays
 what Redis missed, rebuilds, and the repairs reads ask for."""
 
-from .boundary import WriteBoundary, process_boundary
+from .boundary import process_boundary
 from .rebuild import (
     BoardDrift,
     RebuildResult,
-    best_entry_batches,
     check_board,
     rebuild_all_boards,
     rebuild_board,
@@ -23,10 +22,8 @@ __all__ = [
     "BoardDrift",
     "RebuildResult",
     "Work",
-    "WriteBoundary",
     "WriteServer",
     "WriteServerSupervisor",
-    "best_entry_batches",
     "check_board",
     "commit",
     "drain_pending_mirrors",

@@ -113,11 +113,6 @@ class WriteBoundary:
         boards it does not hold whole."""
         self.catch_up.schedule(replay_recent=True, check_boards=True)
 
-    def stop(self) -> None:
-        self.server.disconnect()
-        for turn in self._turns.values():
-            turn.close()
-
 
 def _grouped() -> bool:
     """Whether writes are grouped here (SQLite on a file, outside a transaction of the caller's)."""

@@ -89,7 +89,6 @@ class CatchUp:
                 replay_recent_entries(seconds=settings.MIRROR_REPLAY_SECONDS)
             self._replay_recent = False
             self._rebuild_boards()
-            recover_if_needed()
         except BoardUnavailable:
             return False
         except DatabaseError:
@@ -98,14 +97,16 @@ class CatchUp:
         return True
 
     def _rebuild_boards(self) -> None:
-        """Rebuild the boards asked for; if Redis or SQL fails, they stay asked for, for the next round."""
+        """Rebuild every board if Redis lost data (recovery), else the boards asked for; if Redis or
+        SQL fails, they stay asked for, for the next round."""
         with self._lock:
             check, wanted = self._check_boards, set(self._rebuild)
-        boards = boards_not_whole() if check else []
-        boards += [board for board in Board.objects.filter(slug__in=wanted) if board not in boards]
-        rebuilt = rebuild_boards(boards)
+        if not recover_if_needed():
+            boards = boards_not_whole() if check else []
+            boards += [board for board in Board.objects.filter(slug__in=wanted) if board not in boards]
+            rebuilt = rebuild_boards(boards)
+            if rebuilt:
+                logger.warning("rebuilt the boards redis did not hold whole: %s", rebuilt, extra={"event": "rebuild"})
         with self._lock:
             self._check_boards = self._check_boards and not check
             self._rebuild -= wanted
-        if rebuilt:
-            logger.warning("rebuilt the boards redis did not hold whole: %s", rebuilt, extra={"event": "rebuild"})

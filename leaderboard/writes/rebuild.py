@@ -63,7 +63,7 @@ class BoardDrift:
 def rebuild_board(
     *, board: Board, chunk_size: int = CHUNK_SIZE, progress: Callable[[int], None] = None
 ) -> RebuildResult:
-    """Replace the board in Redis by the best entry of every player in SQL; one rebuild per board at a time."""
+    """Replace the board in Redis by every player's entry in SQL; one rebuild per board at a time."""
     started = time.perf_counter()
     # The lock comes first: a score committed after it is also written to the rebuild key by
     # its mirror, and one committed before it is in the SQL read that starts after it.
@@ -79,7 +79,7 @@ def rebuild_board(
 
 def _load_rebuild_key(board: Board, chunk_size: int, progress: Callable[[int], None] | None) -> int:
     loaded = 0
-    for entries in best_entry_batches(board, batch_size=chunk_size):
+    for entries in entry_batches(board, batch_size=chunk_size):
         redis_store.load_entries(board.slug, entries)
         loaded += len(entries)
         if progress:
@@ -93,7 +93,7 @@ def _abandon_rebuild(board: Board) -> None:
         redis_store.abandon_rebuild(board.slug)
 
 
-def best_entry_batches(board: Board, *, batch_size: int = CHUNK_SIZE) -> Iterator[list[redis_store.Entry]]:
+def entry_batches(board: Board, *, batch_size: int = CHUNK_SIZE) -> Iterator[list[redis_store.Entry]]:
     """Every entry of the board, encoded, best first, in batches."""
     sql = ENTRIES_SQL.format(rank_value=RANK_VALUE_SQL[board.order])
     bound = board.min_points if board.order == DESC else board.max_points
@@ -107,7 +107,7 @@ def best_entry_batches(board: Board, *, batch_size: int = CHUNK_SIZE) -> Iterato
 def check_board(*, board: Board, chunk_size: int = CHUNK_SIZE) -> BoardDrift:
     """Compare the board in Redis with SQL without writing; scores that land meanwhile may show as drift."""
     drift = BoardDrift(board.slug, board.rules)
-    for entries in best_entry_batches(board, batch_size=chunk_size):
+    for entries in entry_batches(board, batch_size=chunk_size):
         found = redis_store.encoded_scores(board.slug, [member for _, member in entries])
         for (expected, member), actual in zip(entries, found, strict=True):
             _compare(drift, member, expected, actual)

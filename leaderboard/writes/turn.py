@@ -65,6 +65,3 @@ class NoTurn:
     @contextmanager
     def held(self, *, wait: float | None = None) -> Iterator[Callable[[], None]]:
         yield lambda: None
-
-    def close(self) -> None:
-        pass

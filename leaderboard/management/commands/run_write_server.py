@@ -4,7 +4,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from leaderboard import services, writes
+from leaderboard import writes
 
 
 class Command(BaseCommand):
@@ -21,6 +21,6 @@ class Command(BaseCommand):
         if path is None:
             raise CommandError("no write server for this database: it is not SQLite on a file with group commit")
         # A write server that ended may have committed scores it never mirrored: replay them.
-        services.start_serving()
+        writes.process_boundary.start()
         server = writes.WriteServer(path, writes.process_boundary.commit_now, parent=options["parent"] or os.getppid())
         server.serve()
