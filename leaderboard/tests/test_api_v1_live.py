@@ -94,7 +94,8 @@ def test_rate_limits_hold_across_worker_processes(default_board, game, redis_url
     statuses = [status for status, _, _ in answers]
     assert statuses == [201] * 5 + [429] * 7
     status, headers, body = answers[-1]
-    assert body == {"error": "rate_limited", "detail": body["detail"]}
+    detail = f"Request was throttled. Expected available in {headers['Retry-After']} seconds."
+    assert body == {"error": "rate_limited", "detail": detail}
     assert 1 <= int(headers["Retry-After"]) <= 3600
     assert (headers["RateLimit-Limit"], headers["RateLimit-Remaining"]) == ("5", "0")
     assert Score.objects.filter(board=game).count() == 5
