@@ -66,9 +66,9 @@ class Scenario:
 
     @property
     def strict(self) -> bool:
-        # The v1 scenarios ask only for what exists, so any answer outside 2xx is wrong; a seed
-        # my-rank 404 (no score yet) is a correct answer.
-        return self.group == "v1"
+        # The v1 scenarios (the app's and the floor's) ask only for what exists, so any answer
+        # outside 2xx is wrong; a seed my-rank 404 (no score yet) is a correct answer.
+        return self.script.startswith("v1_")
 
 
 # Each seed scenario beside its baseline twin, so the pair meets the same moment of the machine.
@@ -85,6 +85,10 @@ SCENARIOS = (
     Scenario("ceiling", "seed", "ceiling", "top.lua"),
     Scenario("floor-top", "floor", "floor", "top.lua"),
     Scenario("floor-rank", "floor", "floor", "rank.lua"),
+    Scenario("floor-v1-leaderboard", "floor", "floor", "v1_leaderboard.lua"),
+    Scenario("floor-v1-rank", "floor", "floor", "v1_rank.lua"),
+    Scenario("floor-v1-players", "floor", "floor", "v1_players.lua"),
+    Scenario("floor-v1-matchmaking", "floor", "floor", "v1_matchmaking.lua"),
     Scenario("v1-leaderboard", "v1", "app", "v1_leaderboard.lua"),
     Scenario("v1-rank", "v1", "app", "v1_rank.lua"),
     Scenario("v1-players", "v1", "app", "v1_players.lua"),
@@ -238,7 +242,7 @@ def run(args: argparse.Namespace, workdir: Path, wrk: str) -> int:
         print()
         urls = start_servers(stack, sites, servers, workdir)
         if "floor" in urls:
-            check_same_answers(urls["app"], urls["floor"], "the floor", args.players)
+            check_same_answers(urls["app"], urls["floor"], "the floor", args.players, v1=True)
         if "base" in urls and "app" in urls:
             check_same_answers(urls["app"], urls["base"], "the baseline", args.players)
         print_machine(args, sites, wrk)
@@ -414,9 +418,19 @@ def wait_until_healthy(process: subprocess.Popen, app: str, url: str, log: Path)
     raise RuntimeError(f"the server of {app} is not healthy after {SERVER_START_SECONDS}s:\n{log.read_text()}")
 
 
-def check_same_answers(app_url: str, other_url: str, label: str, players: int) -> None:
-    """Stop unless other answers the seed reads as the app does: otherwise it measures other work."""
-    paths = ["/api/top-players/", *(f"/api/my-rank/?username=player{n}" for n in (0, players // 2, players - 1))]
+def check_same_answers(app_url: str, other_url: str, label: str, players: int, *, v1: bool = False) -> None:
+    """Stop unless other answers the seed reads (and with v1, the /v1/ reads) as the app does:
+    otherwise it measures other work."""
+    chosen = (0, players // 2, players - 1)
+    paths = ["/api/top-players/", *(f"/api/my-rank/?username=player{n}" for n in chosen)]
+    if v1:
+        some = ",".join(f"player{n}" for n in random.Random(SEED).sample(range(players), min(20, players)))
+        paths += [
+            "/v1/leaderboard?game_id=default&top=10",
+            f"/v1/leaderboard/players?game_id=default&player_ids={some}",
+            *(f"/v1/leaderboard/rank?game_id=default&player_id=player{n}&context=5" for n in chosen),
+            *(f"/v1/matchmaking?game_id=default&player_id=player{n}&size=10" for n in chosen),
+        ]
     for path in paths:
         expected, found = get_json(app_url + path), get_json(other_url + path)
         if expected != found:
@@ -548,11 +562,11 @@ def summarise(results: dict[str, list[dict]]) -> dict[str, dict]:
 
 def print_table(summary: dict[str, dict]) -> None:
     ceiling = summary.get("ceiling", {}).get("rps")
-    print(f"{'scenario':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}{'non-2xx':>10}", end="")
+    print(f"{'scenario':<21}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}{'non-2xx':>10}", end="")
     print(f"{'/ceiling':>10}" if ceiling else "")
     for name, row in summary.items():
         print(
-            f"{name:<16}{row['rps']:>10,.0f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}"
+            f"{name:<21}{row['rps']:>10,.0f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}"
             f"{row['errors']:>9,}{row['non2xx']:>10,}",
             end="",
         )
@@ -584,6 +598,34 @@ def print_targets(summary: dict[str, dict]) -> None:
     total = sum(row["errors"] for row in summary.values())
     kinds = "(5xx, socket; v1: non-2xx)"
     print(f"{'every scenario':<17}{'errors':<9}{total:>11,}  {kinds:<35}{'= 0':>10}  {verdict(total == 0)}")
+    print_reach(summary)
+
+
+def print_reach(summary: dict[str, dict]) -> None:
+    """Each /v1/ read target beside what the floor doing the same Redis work reaches against the
+    same reference: a target the floor misses is out of any framework's reach on this machine."""
+    lines = []
+    for target in TARGETS:
+        floor = f"floor-{target.scenario}"
+        if (
+            target.scenario.startswith("v1-")
+            and target.metric == "rps"
+            and floor in summary
+            and target.reference in summary
+        ):
+            reach = summary[floor]["rps"] / summary[target.reference]["rps"]
+            app = summary[target.scenario]["rps"] / summary[floor]["rps"] if target.scenario in summary else None
+            lines.append((target, reach, app))
+    if not lines:
+        return
+    print()
+    print("REACH: the floor doing each /v1/ read's Redis work, against the same reference as the target")
+    print(f"{'scenario':<17}{'floor / reference':>18}{'target':>10}  {'reachable':<10}{'app / floor':>12}")
+    for target, reach, app in lines:
+        shown_app = f"{app:>12.2f}" if app is not None else f"{'-':>12}"
+        bound = f">= {target.factor:g}x"
+        reachable = "yes" if reach >= target.factor else "NO"
+        print(f"{target.scenario:<17}{reach:>18.2f}{bound:>10}  {reachable:<10}{shown_app}")
 
 
 def target_line(target: Target, summary: dict[str, dict]) -> str:
