@@ -15,12 +15,12 @@ BENCH_HTTP_SCENARIOS ?=
 BENCH_BASELINE ?= 90b7c75
 BENCH_SCALE_SIZES ?= 10000,1000000,10000000
 
-.PHONY: help install redis-server migrate run dev test test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server postgresql migrate run dev test test-sqlite test-postgres test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000)"
 	@echo "make dev         the same with Django's autoreloading runserver"
-	@echo "make test        install what is missing, lint, and run the whole test suite"
+	@echo "make test        install what is missing, lint, and run the whole test suite on SQLite and on PostgreSQL"
 	@echo "make test-fast   the same without the tests that start servers of their own"
 	@echo "make bench       SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
 	@echo "make bench-http  HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
@@ -57,6 +57,15 @@ redis-server:
 	  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; \
 	  else service redis-server stop >/dev/null 2>&1 || true; fi; }
 
+# Debian's PostgreSQL server, for the suite's private cluster; like redis-server, Debian's own
+# cluster service is stopped and disabled again (the suite starts one of its own).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing postgresql"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl disable --now postgresql >/dev/null 2>&1 || true; \
+	  else service postgresql stop >/dev/null 2>&1 || true; fi; }
+
 migrate: install
 	$(PY) manage.py migrate --noinput
 
@@ -75,8 +84,19 @@ dev: migrate
 	@if [ -n "$$REDIS_URL" ]; then $(DEV_SERVE); else $(LOCAL_REDIS) run $(DEV_SERVE); fi
 DEV_SERVE = $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}
 
+# The whole suite twice: on SQLite, then on a private PostgreSQL cluster started for it (or on the
+# database DATABASE_URL names, if it is set: then once, there).
 test: install lint
+	@if [ -n "$$DATABASE_URL" ]; then $(PY) -m pytest; else $(MAKE) --no-print-directory --keep-going test-sqlite test-postgres; fi
+
+test-sqlite: install
+	@echo "== the suite on SQLite"
 	$(PY) -m pytest
+
+test-postgres: install postgresql
+	@echo "== the suite on PostgreSQL"
+	$(TEST_POSTGRES) run $(PY) -m pytest
+TEST_POSTGRES := speedrank/scripts/test_postgres.sh
 
 # The suite without the tests that start servers of their own: a quicker loop while working.
 test-fast: install lint

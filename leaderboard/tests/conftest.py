@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from contextlib import suppress
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 import pytest
@@ -97,7 +98,9 @@ def child_database_url() -> str:
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    # A unix socket's directory goes in the host, percent-encoded; it has no port.
+    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else f"{db['HOST']}:{db['PORT'] or 5432}"
+    return f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'] or '')}@{host}/{db['NAME']}"
 
 
 def child_environment(*, redis_url: str, database_url: str | None = None, **extra: str) -> dict[str, str]:
