@@ -11,6 +11,8 @@ BENCH_PLAYERS ?= 1000000
 BENCH_HTTP_PLAYERS ?= 100000
 # Scenarios or groups (seed, floor, v1, base, all), comma-separated; unset: all.
 BENCH_HTTP_SCENARIOS ?=
+# The apps' database: sqlite (a file each) or postgres (a private cluster, installed if missing).
+BENCH_HTTP_DATABASE ?= sqlite
 # The commit the seed scenarios are compared with side by side; none: no baseline.
 BENCH_BASELINE ?= 90b7c75
 BENCH_SCALE_SIZES ?= 10000,1000000,10000000
@@ -116,11 +118,12 @@ bench: install
 	$(PY) benchmarks/bench_reads.py --players $(BENCH_PLAYERS)
 
 # wrk is the load generator: Debian's package, installed here when missing.
-bench-http: install
+bench-http: install $(if $(filter postgres,$(BENCH_HTTP_DATABASE)),postgresql)
 	@command -v wrk >/dev/null || { \
 	  echo "installing wrk"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 	$(PY) benchmarks/bench_http.py --players $(BENCH_HTTP_PLAYERS) --baseline $(or $(BENCH_BASELINE),none) \
+	  --database $(BENCH_HTTP_DATABASE) \
 	  $(if $(BENCH_HTTP_SCENARIOS),--scenarios $(BENCH_HTTP_SCENARIOS))
 
 bench-scale: install

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,12 +32,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import granian
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts benchmarks/ on sys.path, not the project that holds benchmarks.common.
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import positive, print_host, redis_server, stop  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    create_database,
+    positive,
+    postgres_cluster,
+    postgres_version,
+    print_host,
+    redis_server,
+    stop,
+)
 
 APPS = {
     "app": "speedrank.wsgi:application",
@@ -172,6 +182,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated scenarios or groups ({', '.join(GROUPS)}, all); default all. "
         f"Scenarios: {', '.join(s.name for s in SCENARIOS)}",
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the apps' database: a SQLite file each (default), or a database each on a private PostgreSQL cluster",
+    )
     baseline = parser.add_mutually_exclusive_group()
     baseline.add_argument(
         "--baseline",
@@ -236,7 +252,8 @@ def run(args: argparse.Namespace, workdir: Path, wrk: str) -> int:
     if "floor" in servers:
         servers.add("app")  # the floor is checked against the app's answers
     with ExitStack() as stack:
-        sites = prepare_sites(stack, args, workdir, servers)
+        cluster = stack.enter_context(postgres_cluster()) if args.database == "postgres" else None
+        sites = prepare_sites(stack, args, workdir, servers, cluster)
         # The v1 submissions' server key, made before the server starts, as a studio would.
         api_key = create_api_key(sites["app"]) if any(s.group == "v1" for s in scenarios) else "none"
         print()
@@ -262,14 +279,18 @@ class Site:
     env: dict[str, str]
 
 
-def prepare_sites(stack: ExitStack, args: argparse.Namespace, workdir: Path, servers: set[str]) -> dict[str, Site]:
-    """The checkout's app unless only the baseline runs, and the baseline's when it does."""
+def prepare_sites(
+    stack: ExitStack, args: argparse.Namespace, workdir: Path, servers: set[str], cluster: Path | None
+) -> dict[str, Site]:
+    """The checkout's app unless only the baseline runs, and the baseline's when it does; on
+    PostgreSQL, each with a database of its own in the cluster."""
     sites = {}
     if servers - {"base"}:
-        sites["app"] = prepare(stack, Site("app", ROOT, {}), workdir / "app", args.players)
+        sites["app"] = prepare(stack, Site("app", ROOT, {}), workdir / "app", args.players, cluster)
     if "base" in servers:
         code = export(args.baseline, workdir / "base-code")
-        sites["base"] = prepare(stack, Site(f"baseline {args.baseline[:9]}", code, {}), workdir / "base", args.players)
+        base = Site(f"baseline {args.baseline[:9]}", code, {})
+        sites["base"] = prepare(stack, base, workdir / "base", args.players, cluster)
     return sites
 
 
@@ -286,14 +307,18 @@ def site_of(sites: dict[str, Site], server_name: str) -> Site:
     return sites["base"] if server_name == "base" else sites["app"]
 
 
-def prepare(stack: ExitStack, site: Site, workdir: Path, players: int) -> Site:
-    """A redis-server and a SQLite file of their own for the site's app, migrated, loaded and synced."""
+def prepare(stack: ExitStack, site: Site, workdir: Path, players: int, cluster: Path | None) -> Site:
+    """A redis-server and a database (a SQLite file, or one in the PostgreSQL cluster) of their own
+    for the site's app, migrated, loaded and synced."""
     workdir.mkdir()
     redis_socket = stack.enter_context(redis_server(workdir))
-    site = replace(site, env=app_environment(site.code, workdir, redis_socket))
+    database_url = (
+        create_database(cluster, f"bench_{workdir.name}") if cluster else f"sqlite:///{workdir / 'bench.sqlite3'}"
+    )
+    site = replace(site, env=app_environment(site.code, database_url, redis_socket))
     manage(site, "migrate", "--noinput", "--verbosity", "0")
     started = time.perf_counter()
-    load_players(Path(site.env["DATABASE_URL"].removeprefix("sqlite:///")), players)
+    load_players(database_url, players)
     loaded = time.perf_counter()
     manage(site, "sync_redis")
     synced = time.perf_counter()
@@ -301,13 +326,13 @@ def prepare(stack: ExitStack, site: Site, workdir: Path, players: int) -> Site:
     return site
 
 
-def app_environment(code: Path, workdir: Path, redis_socket: Path) -> dict[str, str]:
+def app_environment(code: Path, database_url: str, redis_socket: Path) -> dict[str, str]:
     # Overwrite, never default: an exported DATABASE_URL or REDIS_URL must not receive the load.
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "speedrank.settings",
         "PYTHONPATH": str(code),  # the baseline imports its own code, not the checkout's
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url,
         "REDIS_URL": f"unix://{redis_socket}",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "METRICS_ENABLED": "1",  # every feature on, as in production
@@ -347,29 +372,57 @@ def create_api_key(site: Site) -> str:
     return printed.splitlines()[-1].strip()
 
 
-def load_players(database: Path, count: int) -> None:
+def load_players(database_url: str, count: int) -> None:
     """player0..player{count-1} with one score each, and their board entries, in one transaction."""
     rng = random.Random(SEED)
     # An hour old, as a board's history is: a server starting replays only its last minutes'
     # changes into Redis (MIRROR_REPLAY_SECONDS), not the whole board during the first round.
     loaded_at = datetime.now(UTC) - timedelta(hours=1)
+    players = [(n + 1, f"player{n}") for n in range(count)]
+    points = [rng.randint(0, POINTS_MAX) for _ in range(count)]
+    if database_url.startswith("sqlite:///"):
+        load_into_sqlite(Path(database_url.removeprefix("sqlite:///")), players, points, loaded_at)
+    else:
+        load_into_postgres(database_url, players, points, loaded_at)
+
+
+# Each player's entry, as the write path keeps it: one score each, so that score.
+ENTRIES_FROM_SCORES = (
+    "INSERT INTO leaderboard_boardentry (board_id, player_id, value, reached_seq, submissions, updated_at) "
+    "SELECT board_id, player_id, points, id, 1, achieved_at FROM leaderboard_score"
+)
+
+
+def load_into_sqlite(database: Path, players: list, points: list[int], loaded_at: datetime) -> None:
     then = loaded_at.strftime("%Y-%m-%d %H:%M:%S.%f")  # as Django stores datetimes in SQLite
     with sqlite3.connect(database) as db:
         (board_id,) = db.execute("SELECT id FROM leaderboard_board WHERE slug = 'default'").fetchone()
         db.executemany(
             "INSERT INTO leaderboard_player (id, username, created_at) VALUES (?, ?, ?)",
-            ((n + 1, f"player{n}", then) for n in range(count)),
+            ((player_id, username, then) for player_id, username in players),
         )
         db.executemany(
             "INSERT INTO leaderboard_score (board_id, player_id, points, achieved_at) VALUES (?, ?, ?, ?)",
-            ((board_id, n + 1, rng.randint(0, POINTS_MAX), then) for n in range(count)),
+            ((board_id, player_id, score, then) for (player_id, _), score in zip(players, points, strict=True)),
         )
-        # Each player's entry, as the write path keeps it: one score each, so that score.
-        db.execute(
-            "INSERT INTO leaderboard_boardentry (board_id, player_id, value, reached_seq, submissions, updated_at) "
-            "SELECT board_id, player_id, points, id, 1, achieved_at FROM leaderboard_score"
-        )
+        db.execute(ENTRIES_FROM_SCORES)
     db.close()
+
+
+def load_into_postgres(database_url: str, players: list, points: list[int], loaded_at: datetime) -> None:
+    config = urllib.parse.urlsplit(database_url)
+    host, name = urllib.parse.unquote(config.hostname or ""), config.path.lstrip("/")
+    with psycopg.connect(host=host, user=config.username, dbname=name) as db, db.cursor() as cursor:
+        (board_id,) = cursor.execute("SELECT id FROM leaderboard_board WHERE slug = 'default'").fetchone()
+        with cursor.copy("COPY leaderboard_player (id, username, created_at) FROM STDIN") as copy:
+            for player_id, username in players:
+                copy.write_row((player_id, username, loaded_at))
+        with cursor.copy("COPY leaderboard_score (board_id, player_id, points, achieved_at) FROM STDIN") as copy:
+            for (player_id, _), score in zip(players, points, strict=True):
+                copy.write_row((board_id, player_id, score, loaded_at))
+        cursor.execute(ENTRIES_FROM_SCORES)
+        # The players were given their ids: the next one the app makes comes after them.
+        cursor.execute("SELECT setval(pg_get_serial_sequence('leaderboard_player', 'id'), %s)", [len(players)])
 
 
 # --- the servers ------------------------------------------------------------------------
@@ -457,6 +510,10 @@ def print_machine(args: argparse.Namespace, sites: dict[str, Site], wrk: str) ->
         workers, threads = server_settings(site)
         label = "server" if name == "app" else "base server"
         print(f"{label:<12} granian {granian.__version__}, {workers} workers x {threads} threads (WSGI)")
+    if args.database == "postgres":
+        print(f"database     {postgres_version()}: a database per app on a private cluster (unix socket, fsync on)")
+    else:
+        print("database     SQLite: a file per app, written through the write server")
     print(f"settings     METRICS_ENABLED=1, RATE_LIMITS_ENABLED=1, /v1/ rate limits {int(RATE_LIMIT):,} per window")
     if args.baseline:
         subject = git("log", "-1", "--format=%s", args.baseline).stdout.strip()
