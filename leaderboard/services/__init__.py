@@ -8,7 +8,7 @@ from ..writes import (
     drain_pending_mirrors,
     rebuild_all_boards,
     rebuild_board,
-    record_all_boards_built,
+    rebuilding_all_boards,
     replay_recent_entries,
 )
 from .games import boards, create_game, game, games, scoring_games, update_game
@@ -40,7 +40,7 @@ __all__ = [
     "read_token",
     "rebuild_all_boards",
     "rebuild_board",
-    "record_all_boards_built",
+    "rebuilding_all_boards",
     "replay_recent_entries",
     "revoke_api_key",
     "scoring_games",

@@ -4,15 +4,19 @@ import random
 import subprocess
 import sys
 import threading
+from contextlib import suppress
 from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import override_settings
 
 from leaderboard import redis_store, services
+from leaderboard.exceptions import BoardUnavailable
 from leaderboard.models import Board, BoardEntry, Player, Score
+from leaderboard.writes.rebuild import recover_if_needed
 
 from .boards import rank_and_score, top
 from .conftest import child_database_url, wait_until
@@ -273,3 +277,18 @@ def sync_redis_check() -> str:
     with pytest.raises(CommandError):
         call_command("sync_redis", "--check", stdout=out)
     return out.getvalue()
+
+
+@pytest.mark.server  # a redis-server of its own, restarted
+def test_a_redis_that_restarts_during_a_full_rebuild_still_gets_its_boards_back_from_recovery(played, own_redis):
+    with override_settings(REDIS_URL=own_redis.url):
+        with services.rebuilding_all_boards():
+            services.rebuild_board(board=Board.objects.get(slug="default"))
+            own_redis.kill()
+            own_redis.start(empty=True)  # the board just rebuilt is gone with it
+            with suppress(BoardUnavailable):  # the first call on the connection the restart closed
+                redis_store.whole_boards(["default"])
+        assert redis_store.whole_boards(["default"]) == [False]
+
+        assert recover_if_needed()
+        assert whole_board() == played

@@ -9,7 +9,7 @@ from .rebuild import (
     check_board,
     rebuild_all_boards,
     rebuild_board,
-    record_all_boards_built,
+    rebuilding_all_boards,
 )
 from .repairs import repair_board
 from .replay import drain_pending_mirrors, replay_recent_entries, write_current_entries
@@ -30,7 +30,7 @@ __all__ = [
     "process_boundary",
     "rebuild_all_boards",
     "rebuild_board",
-    "record_all_boards_built",
+    "rebuilding_all_boards",
     "replay_recent_entries",
     "repair_board",
     "socket_path",

@@ -8,7 +8,7 @@ while it runs, and swaps it in atomically, so readers never see a partial board.
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -152,10 +152,18 @@ def boards_need_recovery() -> bool:
 
 def rebuild_all_boards() -> list[str]:
     """Rebuild every board and record which Redis they are built in; returns the boards rebuilt."""
+    with rebuilding_all_boards():
+        return rebuild_boards(list(Board.objects.order_by("slug")))
+
+
+@contextmanager
+def rebuilding_all_boards() -> Iterator[None]:
+    """Around a rebuild of every board: once it is done, record the Redis they were built into, as
+    it was before the first began. A Redis that restarted or lost its data meanwhile has another
+    run id, or none recorded, so recovery still rebuilds what it lost."""
     run_id = redis_store.server_run_id()
-    rebuilt = rebuild_boards(list(Board.objects.order_by("slug")))
+    yield
     redis_store.record_boards_built_in(run_id)
-    return rebuilt
 
 
 def boards_not_whole() -> list[Board]:
@@ -173,11 +181,6 @@ def rebuild_boards(boards: list[Board]) -> list[str]:
             rebuild_board(board=board)
             rebuilt.append(board.slug)
     return rebuilt
-
-
-def record_all_boards_built() -> None:
-    """Every board was just rebuilt into this Redis: recovery need not rebuild them again."""
-    redis_store.record_boards_built_in(redis_store.server_run_id())
 
 
 def recover_if_needed() -> bool:

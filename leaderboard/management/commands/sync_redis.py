@@ -31,11 +31,12 @@ class Command(BaseCommand):
                 self._catch_up(seconds)
             elif check:
                 self._check_all(boards)
+            elif board is None:  # every board: recorded as built in this Redis, as it was at the start
+                with services.rebuilding_all_boards():
+                    for each in boards:
+                        self._rebuild(each)
             else:
-                for each in boards:
-                    self._rebuild(each)
-                if board is None:  # every board is now built in this Redis
-                    services.record_all_boards_built()
+                self._rebuild(boards[0])
         except (BoardNotFound, BoardUnavailable, RebuildInProgress) as error:
             raise CommandError(str(error)) from error
 
