@@ -54,7 +54,7 @@ def standing(*, game_id: str, player_id: str) -> Standing:
 
 def similar_players(*, game_id: str, player_id: str, size: int) -> list[Standing]:
     """The `size` players nearest the player in rank, the player left out, best first."""
-    rank, _total, window = _around(game_id, player_id, size)
+    rank, _total, window = _around(game_id, player_id, size, total=False)
     others = sorted((s for s in window if s.rank != rank), key=lambda s: (abs(s.rank - rank), s.rank))
     return sorted(others[:size])
 

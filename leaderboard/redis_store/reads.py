@@ -43,7 +43,7 @@ def around(
     member has no entry, else (its 0-based rank, the entries from rank - context to rank + context))."""
     if context == 0:
         return _alone(board, member, total)
-    reply = _scripted(board, ["around", member, context])
+    reply = _scripted(board, "around", [member, context], total=total)
     count = reply[1] if total else None
     if len(reply) == 2:
         return reply[0], count, None
@@ -64,7 +64,7 @@ def _alone(board: str, member: str, total: bool) -> tuple[BoardRules, int | None
 
 def entries_of(board: str, members: Sequence[str]) -> tuple[BoardRules, list[tuple[str, int, int]]]:
     """(rules, [(member, 0-based rank, rank value)] of the members that have an entry)."""
-    rules, _total, found = _scripted(board, ["entries", *members])
+    rules, _total, found = _scripted(board, "entries", members, total=False)
     present = zip(members, found[0::2], found[1::2], strict=True)
     return rules, [
         (member, rank, int(float(score)) >> SEQUENCE_BITS) for member, rank, score in present if rank is not None
@@ -88,8 +88,8 @@ def _count(key: str) -> tuple:
     return ("ZCOUNT", key, "-inf", "(+inf")
 
 
-def _scripted(board: str, args: list) -> list:
-    (reply,) = execute([("script", "read_board", [board_key(board)], args)])
+def _scripted(board: str, read: str, args: Sequence, *, total: bool) -> list:
+    (reply,) = execute([("script", "read_board", [board_key(board)], [read, "1" if total else "0", *args])])
     if not reply:
         raise BoardNotBuilt(board)
     return [rules_of_header(reply[0]), *reply[1:]]

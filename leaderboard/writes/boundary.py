@@ -20,7 +20,7 @@ from ..metrics import WRITES
 from . import charges, mirror
 from .catch_up import CatchUp
 from .charges import Charged
-from .group import GroupCommitter, Result, run_group
+from .group import GroupCommitter, Result, groups_writes, run_group
 from .server import NOT_SENT, WriteServerClient, socket_for
 from .turn import NoTurn, WriteTurn
 from .work import AfterCommit, Work
@@ -115,13 +115,8 @@ class WriteBoundary:
 
 
 def _grouped() -> bool:
-    """Whether writes are grouped here (SQLite on a file, outside a transaction of the caller's)."""
-    return (
-        connection.vendor == "sqlite"
-        and not connection.in_atomic_block
-        and settings.GROUP_COMMIT_MAX > 1
-        and not connection.is_in_memory_db()
-    )
+    """Whether writes are grouped here: where the database groups them, outside a transaction of the caller's."""
+    return groups_writes() and not connection.in_atomic_block
 
 
 process_boundary = WriteBoundary()

@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 Result = object
 
 
+def groups_writes() -> bool:
+    """Whether this database's writes go in groups: SQLite on a file, with group commit on. Not
+    on PostgreSQL, which runs its writers side by side."""
+    return connection.vendor == "sqlite" and settings.GROUP_COMMIT_MAX > 1 and not connection.is_in_memory_db()
+
+
 class _RunIsolated(Exception):
     """A work of the group failed before the commit: the group runs again, each work isolated."""
 

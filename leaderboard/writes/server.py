@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection
 
 from ..exceptions import LeaderboardError, WriteUnconfirmed
+from .group import groups_writes
 from .work import Work
 
 logger = logging.getLogger(__name__)
@@ -48,9 +49,7 @@ _EXPECTED = (LeaderboardError, IntegrityError)
 def socket_path() -> Path | None:
     """Where this database's write server listens; None where there is none to have (PostgreSQL,
     an in-memory database, group commit off, a path too long for a unix socket)."""
-    if connection.vendor != "sqlite" or connection.is_in_memory_db() or settings.GROUP_COMMIT_MAX <= 1:
-        return None
-    return socket_for(connection.settings_dict["NAME"])
+    return socket_for(connection.settings_dict["NAME"]) if groups_writes() else None
 
 
 @lru_cache(maxsize=8)
