@@ -79,10 +79,10 @@ class GameAlreadyExists(LeaderboardError):
 
 
 class InvalidGame(LeaderboardError):
-    """A game's settings break a rule; `problems` maps each field to what is wrong."""
+    """A game's settings break a rule; `problems` maps each field to what is wrong with it."""
 
-    def __init__(self, problems: dict[str, str]):
-        super().__init__("; ".join(f"{field}: {problem}" for field, problem in problems.items()))
+    def __init__(self, problems: dict[str, list[str]]):
+        super().__init__("; ".join(f"{field}: {' '.join(wrong)}" for field, wrong in problems.items()))
         self.problems = problems
 
 

@@ -11,7 +11,7 @@ from ..writes import (
     rebuilding_all_boards,
     replay_recent_entries,
 )
-from .games import boards, create_game, game, games, scoring_games, update_game
+from .games import RULE_FIELDS, boards, create_game, game, games, scoring_games, update_game
 from .keys import Caller, authenticate_api_key, checked_keys, create_api_key, revoke_api_key
 from .profiles import Profile, player_profile
 from .scores import RecordedScore, submit_score
@@ -20,6 +20,7 @@ from .sessions import StartedSession, read_token, start_session
 from .submissions import Submission, submit_server_score, submit_session_score
 
 __all__ = [
+    "RULE_FIELDS",
     "BoardDrift",
     "Caller",
     "Profile",

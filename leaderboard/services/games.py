@@ -1,6 +1,7 @@
 """Games (boards): creating and changing them, and looking them up to score on."""
 
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db import IntegrityError
@@ -12,8 +13,11 @@ from ..models import Board
 from ..rules import BoardRules
 from ..writes import AfterCommit, Work
 
-# Settings a game may change after creation; its rules (order, operator, range) stay fixed.
+# Settings a game may change after creation; its rules (its id, order, operator and range, named
+# as the API names them) stay fixed.
 MUTABLE_FIELDS = ("name", "max_points_per_second", "max_session_seconds")
+RULE_FIELDS = frozenset({"game_id", "order", "operator", "min_score", "max_score"})
+FIXED = "cannot be changed once the game exists"
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,12 @@ def create_game(
         raise GameAlreadyExists(slug) from None
 
 
-def update_game(*, slug: str, **changes) -> Board:
-    """Change a game's name, rate limit or session length."""
-    fixed = {field: "cannot change once the game exists" for field in changes if field not in MUTABLE_FIELDS}
-    if fixed:
-        raise InvalidGame(fixed)
+def update_game(*, slug: str, rules_named: Collection[str] = (), **changes) -> Board:
+    """Change a game's name, rate limit or session length. InvalidGame, and nothing changed, if the
+    request named any of the game's rules (`rules_named`) or the changes hold anything else."""
+    refused = sorted({*rules_named, *(field for field in changes if field not in MUTABLE_FIELDS)})
+    if refused:
+        raise InvalidGame({field: [FIXED] for field in refused})
     return writes.commit(UpdateGame(slug, changes))
 
 
@@ -133,6 +138,7 @@ scoring_games = ScoringGames()
 
 def _check_range(min_score: int, max_score: int) -> None:
     if max_score < min_score:
-        raise InvalidGame({"max_score": "must not be below min_score"})
+        raise InvalidGame({"max_score": ["must not be below min_score"]})
     if max_score - min_score > ENCODABLE_POINTS_MAX:
-        raise InvalidGame({"max_score": f"max_score - min_score must be at most {ENCODABLE_POINTS_MAX:,}"})
+        problem = f"max_score - min_score must be at most {ENCODABLE_POINTS_MAX:,} (exact encoding)"
+        raise InvalidGame({"max_score": [problem]})
