@@ -6,13 +6,16 @@ from datetime import UTC, datetime
 
 from django.db import connection
 
-from ..models import Board, BoardEntry, Player, PlaySession, Score
+from ..models import Board, BoardEntry, IdempotencyRecord, Player, PlaySession, Score
 
 PLAYERS = Player._meta.db_table
 SESSIONS = PlaySession._meta.db_table
 SCORES = Score._meta.db_table
 BOARDS = Board._meta.db_table
 ENTRIES = BoardEntry._meta.db_table
+ANSWERS = IdempotencyRecord._meta.db_table
+_RESPONSE = IdempotencyRecord._meta.get_field("response")
+_KEY = connection.ops.quote_name("key")  # a keyword in SQL, quoted as the ORM quotes it
 
 
 def player_id(cursor, username: str, now: datetime, *, lock: bool) -> int:
@@ -54,3 +57,38 @@ def for_update(of: str = "") -> str:
     if not connection.features.has_select_for_update:
         return ""
     return f" FOR UPDATE OF {of}" if of and connection.features.has_select_for_update_of else " FOR UPDATE"
+
+
+# --- the answers kept for keyed requests (idempotency records) ------------------------------
+
+
+def kept_answer(cursor, api_key_id: int, key: str) -> IdempotencyRecord | None:
+    """The answer kept for this key's request, if one was (an unsaved record, as read)."""
+    cursor.execute(
+        f"SELECT request_hash, status_code, response FROM {ANSWERS} WHERE api_key_id = %s AND {_KEY} = %s",
+        [api_key_id, key],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    response = _RESPONSE.from_db_value(row[2], None, connection)
+    return IdempotencyRecord(api_key_id=api_key_id, key=key, request_hash=row[0], status_code=row[1], response=response)
+
+
+def keep_answer(cursor, record: IdempotencyRecord) -> None:
+    """Keep the answer to a keyed request; IntegrityError if one is kept for the key already."""
+    cursor.execute(
+        f"INSERT INTO {ANSWERS} (api_key_id, {_KEY}, request_hash, status_code, response, created_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        [
+            record.api_key_id, record.key, record.request_hash, record.status_code,
+            _RESPONSE.get_db_prep_save(record.response, connection), to_db(record.created_at),
+        ],
+    )  # fmt: skip
+
+
+def replace_kept_response(cursor, api_key_id: int, key: str, response: dict) -> None:
+    cursor.execute(
+        f"UPDATE {ANSWERS} SET response = %s WHERE api_key_id = %s AND {_KEY} = %s",
+        [_RESPONSE.get_db_prep_save(response, connection), api_key_id, key],
+    )

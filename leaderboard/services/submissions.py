@@ -23,6 +23,7 @@ from ..exceptions import (
 from ..models import IdempotencyRecord
 from ..timestamps import iso_utc
 from ..writes import AfterCommit, Work
+from . import rows
 from .games import scoring_games
 from .keys import Caller
 from .scores import RecordedScore, check_points, record
@@ -132,30 +133,32 @@ class RecordServerScore(Work):
 
     def apply(self, after: AfterCommit) -> RecordedScore | IdempotencyRecord:
         if self.idempotency_key:
-            kept = IdempotencyRecord.objects.filter(api_key_id=self.api_key_id, key=self.idempotency_key).first()
+            with connection.cursor() as cursor:
+                kept = rows.kept_answer(cursor, self.api_key_id, self.idempotency_key)
             if kept is not None:
                 return kept
         recorded = record(scoring_games.get(self.game_id), self.player_id, self.score, after=after)
         if self.idempotency_key:
-            IdempotencyRecord.objects.create(
+            answer = IdempotencyRecord(
                 api_key_id=self.api_key_id, key=self.idempotency_key, request_hash=self.request_hash, status_code=201,
                 response=_submission(recorded, self.game_id, self.player_id).as_record(),
             )  # fmt: skip
+            with connection.cursor() as cursor:
+                rows.keep_answer(cursor, answer)
         return recorded
 
 
 @dataclass(frozen=True)
 class KeepRank(Work):
-    """The rank of a kept first answer, known only once its score was mirrored."""
+    """The first answer kept again with its rank, known only once its score was mirrored."""
 
     api_key_id: int
     idempotency_key: str
-    rank: int
+    answer: dict
 
     def apply(self, after: AfterCommit) -> None:
-        kept = IdempotencyRecord.objects.select_for_update().get(api_key_id=self.api_key_id, key=self.idempotency_key)
-        kept.response = {**kept.response, "rank": self.rank}
-        kept.save(update_fields=["response"])
+        with connection.cursor() as cursor:
+            rows.replace_kept_response(cursor, self.api_key_id, self.idempotency_key, self.answer)
 
 
 def submit_server_score(
@@ -174,9 +177,10 @@ def submit_server_score(
         outcome = IdempotencyRecord.objects.get(api_key_id=caller.key_id, key=idempotency_key)
     if isinstance(outcome, IdempotencyRecord):
         return _replay(outcome, request_hash)
+    submission = _submission(outcome, game_id, player_id)
     if idempotency_key and outcome.rank is not None:
-        _keep_rank(KeepRank(caller.key_id, idempotency_key, outcome.rank))
-    return _submission(outcome, game_id, player_id)
+        _keep_rank(KeepRank(caller.key_id, idempotency_key, submission.as_record()))
+    return submission
 
 
 def _keep_rank(work: KeepRank) -> None:

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from leaderboard import services
-from leaderboard.models import Board, BoardEntry, Player, PlaySession, Score
+from leaderboard.models import Board, BoardEntry, IdempotencyRecord, Player, PlaySession, Score
 from leaderboard.services.sessions import TokenClaims
 
 from .boards import rank_and_score
@@ -358,6 +358,16 @@ def test_a_replay_with_the_same_idempotency_key_answers_the_same_without_a_secon
     assert replay.json() == first.json() == submission("amy", 500, rank=1)
     assert Score.objects.count() == 1
     assert BoardEntry.objects.get().submissions == 1
+
+
+def test_a_replay_answers_with_the_first_answers_rank_after_the_board_has_moved(send, game):
+    first = send("amy", 500, key="order-1")
+    send("bob", 900)  # amy is second now
+
+    replay = send("amy", 500, key="order-1")
+
+    assert replay.json() == first.json() == submission("amy", 500, rank=1)
+    assert IdempotencyRecord.objects.get().response == first.json()
 
 
 def test_an_idempotency_key_reused_for_a_different_body_is_422(send, game):
