@@ -97,8 +97,8 @@ test-sqlite: install
 
 test-postgres: install postgresql
 	@echo "== the suite on PostgreSQL"
-	$(TEST_POSTGRES) run $(PY) -m pytest
-TEST_POSTGRES := speedrank/scripts/test_postgres.sh
+	$(PRIVATE_POSTGRES) run $(PY) -m pytest
+PRIVATE_POSTGRES := speedrank/scripts/private_postgres.sh
 
 # The suite without the tests that start servers of their own: a quicker loop while working.
 test-fast: install lint

@@ -38,15 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts benchmarks/ on sys.path, not the project that holds benchmarks.common.
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import (  # noqa: E402
-    create_database,
-    positive,
-    postgres_cluster,
-    postgres_version,
-    print_host,
-    redis_server,
-    stop,
-)
+from benchmarks.common import positive, print_host, redis_server, stop  # noqa: E402
 
 APPS = {
     "app": "speedrank.wsgi:application",
@@ -55,6 +47,7 @@ APPS = {
     "floor": "benchmarks.floor_app:application",
 }
 WRK_DIR = ROOT / "benchmarks" / "wrk"
+PRIVATE_POSTGRES = ROOT / "speedrank" / "scripts" / "private_postgres.sh"
 DEFAULT_BASELINE = "90b7c75"
 SERVER_START_SECONDS = 30.0
 WARM_UP_SECONDS = 2
@@ -159,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     if wrk is None:
         print("wrk is not installed: `apt-get install wrk`, or run `make bench-http`", file=sys.stderr)
         return 2
+    if args.database == "postgres" and "PRIVATE_POSTGRES_URL" not in os.environ:
+        # Run again inside a private cluster of the project's own making, which ends with the run.
+        os.execv(PRIVATE_POSTGRES, [str(PRIVATE_POSTGRES), "run", sys.executable, *sys.orig_argv[1:]])
     try:
         with tempfile.TemporaryDirectory(prefix="speedrank-http-") as workdir:
             return run(args, Path(workdir), wrk)
@@ -252,7 +248,7 @@ def run(args: argparse.Namespace, workdir: Path, wrk: str) -> int:
     if "floor" in servers:
         servers.add("app")  # the floor is checked against the app's answers
     with ExitStack() as stack:
-        cluster = stack.enter_context(postgres_cluster()) if args.database == "postgres" else None
+        cluster = os.environ["PRIVATE_POSTGRES_URL"] if args.database == "postgres" else None
         sites = prepare_sites(stack, args, workdir, servers, cluster)
         # The v1 submissions' server key, made before the server starts, as a studio would.
         api_key = create_api_key(sites["app"]) if any(s.group == "v1" for s in scenarios) else "none"
@@ -280,7 +276,7 @@ class Site:
 
 
 def prepare_sites(
-    stack: ExitStack, args: argparse.Namespace, workdir: Path, servers: set[str], cluster: Path | None
+    stack: ExitStack, args: argparse.Namespace, workdir: Path, servers: set[str], cluster: str | None
 ) -> dict[str, Site]:
     """The checkout's app unless only the baseline runs, and the baseline's when it does; on
     PostgreSQL, each with a database of its own in the cluster."""
@@ -307,7 +303,7 @@ def site_of(sites: dict[str, Site], server_name: str) -> Site:
     return sites["base"] if server_name == "base" else sites["app"]
 
 
-def prepare(stack: ExitStack, site: Site, workdir: Path, players: int, cluster: Path | None) -> Site:
+def prepare(stack: ExitStack, site: Site, workdir: Path, players: int, cluster: str | None) -> Site:
     """A redis-server and a database (a SQLite file, or one in the PostgreSQL cluster) of their own
     for the site's app, migrated, loaded and synced."""
     workdir.mkdir()
@@ -409,10 +405,20 @@ def load_into_sqlite(database: Path, players: list, points: list[int], loaded_at
     db.close()
 
 
+def create_database(cluster_url: str, name: str) -> str:
+    """A new database in the private cluster; its URL."""
+    with psycopg.connect(cluster_url, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    return urllib.parse.urlsplit(cluster_url)._replace(path=f"/{name}").geturl()
+
+
+def postgres_version(cluster_url: str) -> str:
+    with psycopg.connect(cluster_url) as db:
+        return db.execute("SHOW server_version").fetchone()[0]
+
+
 def load_into_postgres(database_url: str, players: list, points: list[int], loaded_at: datetime) -> None:
-    config = urllib.parse.urlsplit(database_url)
-    host, name = urllib.parse.unquote(config.hostname or ""), config.path.lstrip("/")
-    with psycopg.connect(host=host, user=config.username, dbname=name) as db, db.cursor() as cursor:
+    with psycopg.connect(database_url) as db, db.cursor() as cursor:
         (board_id,) = cursor.execute("SELECT id FROM leaderboard_board WHERE slug = 'default'").fetchone()
         with cursor.copy("COPY leaderboard_player (id, username, created_at) FROM STDIN") as copy:
             for player_id, username in players:
@@ -511,7 +517,8 @@ def print_machine(args: argparse.Namespace, sites: dict[str, Site], wrk: str) ->
         label = "server" if name == "app" else "base server"
         print(f"{label:<12} granian {granian.__version__}, {workers} workers x {threads} threads (WSGI)")
     if args.database == "postgres":
-        print(f"database     {postgres_version()}: a database per app on a private cluster (unix socket, fsync on)")
+        version = postgres_version(os.environ["PRIVATE_POSTGRES_URL"])
+        print(f"database     PostgreSQL {version}: a database per app on a private cluster (unix socket, fsync on)")
     else:
         print("database     SQLite: a file per app, written through the write server")
     print(f"settings     METRICS_ENABLED=1, RATE_LIMITS_ENABLED=1, /v1/ rate limits {int(RATE_LIMIT):,} per window")

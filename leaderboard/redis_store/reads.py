@@ -44,10 +44,9 @@ def around(
     if context == 0:
         return _alone(board, member, total)
     reply = _scripted(board, "around", [member, context], total=total)
-    count = reply[1] if total else None
     if len(reply) == 2:
-        return reply[0], count, None
-    rules, _, found, window = reply
+        return reply[0], reply[1], None  # the count is None unless asked for
+    rules, count, found, window = reply
     return rules, count, (found, _pairs(window))
 
 

@@ -171,10 +171,11 @@ def submit_server_score(
     try:
         outcome = writes.commit(work)
     except IntegrityError:
-        if not idempotency_key:
-            raise
         # A concurrent request with the same key committed first (PostgreSQL): answer as it did.
-        outcome = IdempotencyRecord.objects.get(api_key_id=caller.key_id, key=idempotency_key)
+        with connection.cursor() as cursor:
+            outcome = rows.kept_answer(cursor, caller.key_id, idempotency_key) if idempotency_key else None
+        if outcome is None:
+            raise
     if isinstance(outcome, IdempotencyRecord):
         return _replay(outcome, request_hash)
     submission = _submission(outcome, game_id, player_id)

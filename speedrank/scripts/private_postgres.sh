@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A private PostgreSQL cluster for one command (the test suite): made with initdb in a temporary
-# directory, listening on a unix socket there and on no TCP port, and stopped and removed when the
+# A private PostgreSQL cluster for one command (the test suite, bench-http on PostgreSQL): made
+# with initdb in a temporary directory, listening on a unix socket there and on no TCP port, and stopped and removed when the
 # command ends, whether it passed or not. initdb refuses to run as root, so as root the cluster is
 # made and run by the postgres user that Debian's package creates.
-#   test_postgres.sh run COMMAND...   COMMAND runs with DATABASE_URL set to the cluster's database
+#   private_postgres.sh run COMMAND...   COMMAND runs with DATABASE_URL and PRIVATE_POSTGRES_URL set
+#                                        to the cluster's database (speedrank; postgres may create more)
 set -euo pipefail
 
 BIN=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1)
@@ -28,8 +29,9 @@ run() {
     || { cat "$CLUSTER/server.log" >&2; exit 1; }
   as_owner "$BIN/createdb" --host "$CLUSTER" --username postgres speedrank
   echo "started a private PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') on $CLUSTER"
+  url="postgres://postgres@$(urlencode "$CLUSTER")/speedrank"
   # Not exec: the trap must outlive the command.
-  DATABASE_URL="postgres://postgres@$(urlencode "$CLUSTER")/speedrank" "$@"
+  DATABASE_URL="$url" PRIVATE_POSTGRES_URL="$url" "$@"
 }
 
 stop() {
