@@ -17,12 +17,12 @@ BENCH_HTTP_DATABASE ?= sqlite
 BENCH_BASELINE ?= 90b7c75
 BENCH_SCALE_SIZES ?= 10000,1000000,10000000
 
-.PHONY: help install redis-server postgresql migrate run dev test test-sqlite test-postgres test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server postgresql migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000)"
 	@echo "make dev         the same with Django's autoreloading runserver"
-	@echo "make test        install what is missing, lint, and run the whole test suite on SQLite and on PostgreSQL"
+	@echo "make test        install what is missing, lint, and run the suite on SQLite, PostgreSQL and a Redis Cluster"
 	@echo "make test-fast   the same without the tests that start servers of their own"
 	@echo "make bench       SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
 	@echo "make bench-http  HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
@@ -86,10 +86,15 @@ dev: migrate
 	@if [ -n "$$REDIS_URL" ]; then $(DEV_SERVE); else $(LOCAL_REDIS) run $(DEV_SERVE); fi
 DEV_SERVE = $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}
 
-# The whole suite twice: on SQLite, then on a private PostgreSQL cluster started for it (or on the
-# database DATABASE_URL names, if it is set: then once, there).
+# The whole suite on SQLite, then on a private PostgreSQL cluster started for it (or once, on the
+# database DATABASE_URL names, if it is set), then on a loopback Redis Cluster.
 test: install lint
-	@if [ -n "$$DATABASE_URL" ]; then $(PY) -m pytest; else $(MAKE) --no-print-directory --keep-going test-sqlite test-postgres; fi
+	@if [ -n "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory --keep-going test-database test-cluster; \
+	else $(MAKE) --no-print-directory --keep-going test-sqlite test-postgres test-cluster; fi
+
+test-database: install
+	@echo "== the suite on DATABASE_URL"
+	$(PY) -m pytest
 
 test-sqlite: install
 	@echo "== the suite on SQLite"
@@ -99,6 +104,13 @@ test-postgres: install postgresql
 	@echo "== the suite on PostgreSQL"
 	$(PRIVATE_POSTGRES) run $(PY) -m pytest
 PRIVATE_POSTGRES := speedrank/scripts/private_postgres.sh
+
+# Everything that does not start servers of its own (the Redis-facing and API suites), and the
+# cluster's failover tests, on a loopback Redis Cluster of 3 masters and 3 replicas.
+test-cluster: install
+	@echo "== the suite on a Redis Cluster"
+	$(REDIS_CLUSTER_SCRIPT) run $(PY) -m pytest -m "not server or cluster"
+REDIS_CLUSTER_SCRIPT := speedrank/scripts/redis_cluster.sh
 
 # The suite without the tests that start servers of their own: a quicker loop while working.
 test-fast: install lint

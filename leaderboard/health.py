@@ -27,9 +27,27 @@ def database_status() -> str:
 def redis_status() -> str:
     try:
         redis_store.ping()
+        state = redis_store.cluster_state()
     except BoardUnavailable as error:
         return f"error: {error}"
-    return "ok"
+    return "ok" if state in (None, "ok") else f"error: the cluster's state is {state}"
+
+
+def redis_cluster() -> dict | None:
+    """On a Redis Cluster, its state and each shard's master (by the slots it serves) and replicas."""
+    try:
+        state = redis_store.cluster_state()
+        if state is None:
+            return None
+        shards = redis_store.shards()
+    except BoardUnavailable as error:
+        return {"state": f"error: {error}", "shards": []}
+    return {
+        "state": state,
+        "shards": [
+            {"slots": shard.slots, "master": shard.address, "replicas": list(shard.replicas)} for shard in shards
+        ],
+    }
 
 
 class _StateCollector:

@@ -5,7 +5,7 @@ beside each board."""
 from typing import NamedTuple
 
 from . import redis_store, writes
-from .exceptions import BoardNotBuilt, BoardNotFound, PlayerNotRanked
+from .exceptions import BoardNotBuilt, BoardNotFound, BoardUnavailable, PlayerNotRanked
 from .rules import BoardRules
 
 
@@ -76,12 +76,16 @@ def _around(game_id: str, player_id: str, context: int, *, total: bool = True) -
 
 def _read(read, game_id: str, *args, **kwargs):
     """A read of the game's board. One that finds Redis without the whole board asks for its
-    rebuild; the reader hears 503 (BoardNotBuilt) meanwhile, or 404 if SQL has no such game."""
+    rebuild; the reader hears 503 (BoardNotBuilt) meanwhile, or 404 if SQL has no such game. One
+    that finds Redis away (503) asks for a check once it is back."""
     try:
         return read(game_id, *args, **kwargs)
     except BoardNotBuilt:
         if not writes.repair_board(game_id):
             raise BoardNotFound(game_id) from None
+        raise
+    except BoardUnavailable:
+        writes.check_redis_when_back()
         raise
 
 

@@ -150,6 +150,10 @@ GROUP_COMMIT_MAX = env_int("GROUP_COMMIT_MAX", 64, minimum=1, maximum=1000)
 WRITE_SERVER = env_bool("WRITE_SERVER", True)
 
 REDIS_URL = redis_url(env_str("REDIS_URL", f"unix://{VAR_DIR / 'redis.sock'}"))
+# REDIS_URL names any one node of a Redis Cluster; the client finds the others.
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
+if REDIS_CLUSTER and not REDIS_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(f"REDIS_CLUSTER needs a redis:// or rediss:// REDIS_URL; got {REDIS_URL!r}.")
 REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "speedrank")
 # Short timeouts: a dead or hung Redis must cost a request well under a second.
 REDIS_CONNECT_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 0.25, minimum=0.01, maximum=10.0)

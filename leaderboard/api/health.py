@@ -1,4 +1,5 @@
-"""GET /health/: 200 when the database and Redis both answer, 503 naming the one that failed;
+"""GET /health/: 200 when the database and Redis both answer, 503 naming the one that failed, and
+on a Redis Cluster its state and shards;
 GET /metrics: Prometheus metrics, when METRICS_ENABLED."""
 
 from django.conf import settings
@@ -17,7 +18,8 @@ class HealthView(APIView):
     def get(self, request):
         checks = {"database": health.database_status(), "redis": health.redis_status()}
         healthy = all(state == "ok" for state in checks.values())
-        return Response({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+        body = {"status": "ok" if healthy else "unavailable", **checks, "redis_cluster": health.redis_cluster()}
+        return Response(body, status=200 if healthy else 503)
 
 
 def metrics_view(request):

@@ -154,7 +154,19 @@ class SeedRankOutput(serializers.Serializer):
     points = serializers.IntegerField()
 
 
+class ClusterShardOutput(serializers.Serializer):
+    slots = serializers.CharField(help_text="the hash slots the master serves, e.g. 0-5460")
+    master = serializers.CharField()
+    replicas = serializers.ListField(child=serializers.CharField())
+
+
+class ClusterOutput(serializers.Serializer):
+    state = serializers.CharField(help_text="the cluster's own state: ok or fail")
+    shards = ClusterShardOutput(many=True)
+
+
 class HealthOutput(serializers.Serializer):
     status = serializers.CharField()
     database = serializers.CharField()
     redis = serializers.CharField()
+    redis_cluster = ClusterOutput(allow_null=True, help_text="null on a single Redis")

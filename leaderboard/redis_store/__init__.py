@@ -1,19 +1,16 @@
 """The only package that speaks Redis: the client and scripts, key names and the score encoding,
-board writes and upkeep, board reads, rate limits and cached profiles."""
+board writes and upkeep, board reads, rate limits, cached profiles, and the servers (a single
+Redis, or a cluster's masters) that hold it all."""
 
 from .boards import (
     MirroredEntry,
     abandon_rebuild,
-    boards_built_in,
     encoded_scores,
     iter_members,
     load_entries,
     mirror,
-    ping,
     publish_board,
-    record_boards_built_in,
     release_lock,
-    server_run_id,
     set_entries,
     set_entry,
     start_rebuild,
@@ -22,7 +19,7 @@ from .boards import (
     total_members,
     whole_boards,
 )
-from .client import claim_rider, client, riding
+from .client import claim_rider, client, ping, riding
 from .keys import (
     Entry,
     board_key,
@@ -37,6 +34,16 @@ from .keys import (
 from .profiles import cache_profile, cached_profile, forget_profiles
 from .ratelimit import Charge, Verdict, settle_charges
 from .reads import around, entries_of, page, ranks_of
+from .servers import (
+    boards_built_in,
+    boards_in,
+    cluster_state,
+    record_boards_built_in,
+    run_ids,
+    shard_of,
+    shards,
+    stale_shards,
+)
 
 __all__ = [
     "Charge",
@@ -46,11 +53,13 @@ __all__ = [
     "abandon_rebuild",
     "around",
     "board_key",
+    "boards_in",
     "boards_built_in",
     "cache_profile",
     "cached_profile",
     "claim_rider",
     "client",
+    "cluster_state",
     "decode_rank_value",
     "encode",
     "encoded_scores",
@@ -71,7 +80,10 @@ __all__ = [
     "rules_of_header",
     "header",
     "run_id_key",
-    "server_run_id",
+    "run_ids",
+    "shard_of",
+    "shards",
+    "stale_shards",
     "set_entries",
     "set_entry",
     "settle_charges",

@@ -24,7 +24,6 @@ from .keys import (
     rebuild_key,
     rebuild_lock_key,
     rules_of_header,
-    run_id_key,
 )
 
 REBUILD_KEY_TTL_SECONDS = 3600
@@ -153,24 +152,6 @@ def iter_members(board: str, batch_size: int = 1000) -> Iterable[list[str]]:
                 batch = []
         if batch:
             yield batch
-
-
-def ping() -> None:
-    execute([("PING",)])
-
-
-def server_run_id() -> str:
-    with unavailable_on_error():
-        return client().info("server")["run_id"]
-
-
-def boards_built_in() -> str | None:
-    """The run id of the Redis process the boards were last all rebuilt into."""
-    return execute([("GET", run_id_key())])[0]
-
-
-def record_boards_built_in(run_id: str) -> None:
-    execute([("SET", run_id_key(), run_id)])
 
 
 def take_lock(name: str, seconds: int) -> bool:

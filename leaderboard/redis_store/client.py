@@ -1,7 +1,8 @@
 """The process's Redis client and Lua scripts, and the one translation of Redis errors.
 
 Built on first use from settings.REDIS_URL, so each server worker gets its own pool, and built
-again when a test changes the REDIS_ settings.
+again when a test changes the REDIS_ settings. With REDIS_CLUSTER, the client is redis-py's cluster
+client, and a round trip goes to each master its commands' keys live on, one round trip per master.
 """
 
 import threading
@@ -18,12 +19,14 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from hiredis import pack_command
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
+from redis.exceptions import ClusterDownError, MovedError, NoScriptError, RedisClusterException
 from redis.retry import Retry
 
 from ..exceptions import BoardUnavailable
 from ..metrics import REDIS_ERRORS
+from .cluster import ClusterNodes
 
 LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
 IDLE_CHECK_SECONDS = 1.0
@@ -35,17 +38,24 @@ class RedisConnection:
     a poll for stray replies each time): a round trip reads every reply it asked for or drops it."""
 
     def __init__(self):
-        self._client: redis.Redis | None = None
+        self._client: redis.Redis | RedisCluster | None = None
+        self._nodes: ClusterNodes | None = None
         self._scripts: dict[str, Script] = {}
         self._threads = threading.local()
         self._lock = threading.Lock()
 
-    def client(self) -> redis.Redis:
+    def client(self) -> redis.Redis | RedisCluster:
         if self._client is None:
             with self._lock:
                 if self._client is None:
                     self._client = _build_client()
+                    self._nodes = ClusterNodes(self._client) if isinstance(self._client, RedisCluster) else None
         return self._client
+
+    def nodes(self) -> ClusterNodes | None:
+        """The cluster's masters, or None on a single Redis."""
+        self.client()
+        return self._nodes
 
     def script(self, name: str) -> Script:
         """lua/NAME.lua, run by EVALSHA and loaded on first use."""
@@ -67,22 +77,51 @@ class RedisConnection:
         threads.used = now
         return link
 
+    def node_link(self, node: ClusterNode) -> redis.connection.AbstractConnection:
+        """On a cluster, this thread's own connection to the node, checked as link() checks its one."""
+        threads, now = self._threads, time.monotonic()
+        links = getattr(threads, "nodes", None)
+        if links is None:
+            links = threads.nodes = {}
+        held = links.get(node.name)
+        if held is None:
+            if node.redis_connection is None:  # a master a MOVED named, not seen before
+                self.client().nodes_manager.create_redis_connections([node])
+            held = links[node.name] = [node.redis_connection.connection_pool.make_connection(), now]
+        elif now - held[1] > IDLE_CHECK_SECONDS:
+            _drop_if_closed(held[0])
+        held[1] = now
+        return held[0]
+
     def reset(self) -> None:
         with self._lock:
             if self._client is not None:
                 self._client.close()
-            self._client, self._scripts, self._threads = None, {}, threading.local()
+            self._client, self._nodes, self._scripts, self._threads = None, None, {}, threading.local()
 
 
-def _build_client() -> redis.Redis:
+def _build_client() -> redis.Redis | RedisCluster:
     # No retries: a failed call fails fast, and the caller decides (503 on reads, backlog on writes).
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
-        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        retry=Retry(NoBackoff(), 0),
-        decode_responses=True,
-    )
+    options = {
+        "socket_connect_timeout": settings.REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "retry": Retry(NoBackoff(), 0),
+        "decode_responses": True,
+    }
+    if not settings.REDIS_CLUSTER:
+        single = redis.Redis.from_url(settings.REDIS_URL, **options)
+        if settings.REDIS_URL.startswith("unix://") or not _is_cluster_node(single):
+            return single
+        single.close()
+    try:  # it asks the node named for the others at once
+        return RedisCluster.from_url(settings.REDIS_URL, require_full_coverage=False, **options)
+    except RedisClusterException as error:
+        raise redis.ConnectionError(str(error)) from error
+
+
+def _is_cluster_node(client: redis.Redis) -> bool:
+    """Whether REDIS_URL names a node of a cluster, though REDIS_CLUSTER does not say so."""
+    return client.info("cluster").get("cluster_enabled") == 1
 
 
 def _drop_if_closed(link: redis.connection.AbstractConnection) -> None:
@@ -116,7 +155,7 @@ def unavailable_on_error() -> Iterator[None]:
     """For the few client calls that are not plain commands (INFO, SCAN)."""
     try:
         yield
-    except redis.RedisError as error:
+    except (redis.RedisError, RedisClusterException) as error:
         REDIS_ERRORS.inc()
         raise BoardUnavailable(str(error)) from error
 
@@ -180,36 +219,92 @@ def execute(commands: list[Command]) -> list:
 
 
 def send(commands: list[Command]) -> list:
-    """Run the commands in one round trip and return their replies.
-
-    Scripts go as EVALSHA. If Redis lost a script (it restarted), the commands from the first
-    that found its script missing run again once it is loaded: later ones may read what it writes,
-    and the ones before it are not sent twice.
-    """
+    """Run the commands in one round trip (on a cluster, one per master) and return their replies."""
     try:
-        replies = _round_trip(commands)
-        missing = next((i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)), None)
-        if missing is not None:
-            for name in {command[1] for command in commands[missing:] if command[0] == "script"}:
-                client().script_load(script(name).script)
-            replies[missing:] = _round_trip(commands[missing:])
+        nodes = connection.nodes()
+        replies = _round_trip(connection.link(), commands) if nodes is None else _round_trips(nodes, commands)
         failed = next((reply for reply in replies if isinstance(reply, redis.RedisError)), None)
         if failed is not None:
             raise failed
     except redis.RedisError as error:
-        # Unreachable, too slow, or refusing writes (OOM, MISCONF, READONLY): not usable now.
+        # Unreachable, too slow, or refusing writes (OOM, MISCONF, READONLY, CLUSTERDOWN): not usable now.
         REDIS_ERRORS.inc()
         raise BoardUnavailable(str(error)) from error
     return replies
 
 
-def _round_trip(commands: list[Command]) -> list:
-    """The commands written at once on this thread's connection and their replies read back, an
-    error reply in its place. A redis-py pipeline does the same with several times the Python (a
-    command stack, response callbacks, a checkout from the pool, and a SCRIPT EXISTS round trip
-    when it carries scripts), which measured more than a read's whole Redis time. Commands are
-    packed by hiredis, the parser redis-py reads them back with."""
-    link = connection.link()
+def ping() -> None:
+    """Every server answers: the one Redis, or each master of the cluster."""
+    nodes = None
+    try:
+        nodes = connection.nodes()
+        if nodes is not None:
+            nodes.refresh_if_stale()
+        links = [connection.link()] if nodes is None else [connection.node_link(node) for node in nodes.masters()]
+        for link in links:
+            _round_trip(link, [("PING",)])
+    except (redis.RedisError, RedisClusterException) as error:
+        if nodes is not None:
+            nodes.went_wrong()
+        REDIS_ERRORS.inc()
+        raise BoardUnavailable(str(error)) from error
+
+
+def _round_trips(nodes: ClusterNodes, commands: list[Command]) -> list:
+    """The commands sent to the masters serving their keys, one round trip each, and their replies
+    in order. Commands a master answered MOVED (a failover or a resharding moved their slots) were
+    not run: they go once more, where the master said."""
+    nodes.refresh_if_stale()
+    replies: list = [None] * len(commands)
+    pending = range(len(commands))
+    for attempt in range(2):
+        for node, positions in nodes.routes([_key(commands[i]) for i in pending]).values():
+            positions = [pending[i] for i in positions]
+            try:
+                answered = _round_trip(connection.node_link(node), [commands[i] for i in positions])
+            except redis.ConnectionError:
+                nodes.went_wrong()
+                raise
+            for position, reply in zip(positions, answered, strict=True):
+                replies[position] = reply
+        pending = [i for i in pending if isinstance(replies[i], MovedError)]
+        if not pending or attempt:
+            break
+        nodes.moved([replies[i] for i in pending])
+    if any(isinstance(reply, ClusterDownError) for reply in replies):
+        nodes.went_wrong()
+    return replies
+
+
+def _key(command: Command) -> str | None:
+    """The key a command is routed by: its first (a script's keys share one slot)."""
+    if command[0] == "script":
+        return command[2][0] if command[2] else None
+    return command[1] if len(command) > 1 else None
+
+
+def _round_trip(link, commands: list[Command]) -> list:
+    """The commands run on one connection in one round trip, an error reply in place of a reply.
+
+    Scripts go as EVALSHA. If the server lost a script (it restarted, or a replica took over), it
+    is loaded there and the commands from the first that found its script missing run again: later
+    ones may read what it writes, and the ones before it are not sent twice.
+    """
+    replies = _written_and_read(link, commands)
+    missing = next((i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)), None)
+    if missing is not None:
+        names = {command[1] for command in commands[missing:] if command[0] == "script"}
+        _written_and_read(link, [("SCRIPT", "LOAD", script(name).script) for name in names])
+        replies[missing:] = _written_and_read(link, commands[missing:])
+    return replies
+
+
+def _written_and_read(link, commands: list[Command]) -> list:
+    """The commands written at once on a connection and their replies read back, an error reply in
+    its place. A redis-py pipeline does the same with several times the Python (a command stack,
+    response callbacks, a checkout from the pool, and a SCRIPT EXISTS round trip when it carries
+    scripts), which measured more than a read's whole Redis time. Commands are packed by hiredis,
+    the parser redis-py reads them back with."""
     try:
         link.send_packed_command([b"".join([pack_command(_arguments(command)) for command in commands])])
         return [_reply(link) for _command in commands]

@@ -15,6 +15,6 @@ def cache_profile(player: str, profile_json: str) -> None:
 
 
 def forget_profiles(players: list[str]) -> None:
-    """Drop many cached profiles in one round trip."""
+    """Drop many cached profiles in one round trip (a DEL each: on a cluster, they live apart)."""
     if players:
-        execute([("DEL", *(profile_key(player) for player in players))])
+        execute([("DEL", profile_key(player)) for player in players])

@@ -1,4 +1,5 @@
-"""Real servers for the suite: a redis-server of its own (pytest-redis) and pytest-django's database."""
+"""Real servers for the suite: a redis-server of its own (pytest-redis), or the Redis Cluster that
+REDIS_CLUSTER_URL names (`make test-cluster` starts one), and pytest-django's database."""
 
 import math
 import os
@@ -28,17 +29,30 @@ from leaderboard.models import Board
 from leaderboard.rules import BoardRules
 
 redis_server = factories.redis_proc(port=None)
+ON_CLUSTER = bool(os.environ.get("REDIS_CLUSTER_URL"))
+only_on_cluster = pytest.mark.skipif(not ON_CLUSTER, reason="runs on a Redis Cluster (make test-cluster)")
+not_on_cluster = pytest.mark.skipif(ON_CLUSTER, reason="needs a single Redis of its own")
 
 
 @pytest.fixture(scope="session")
-def redis_url(redis_server) -> str:
-    return f"redis://{redis_server.host}:{redis_server.port}/0"
+def redis_url(request) -> str:
+    if ON_CLUSTER:
+        return os.environ["REDIS_CLUSTER_URL"]
+    server = request.getfixturevalue("redis_server")
+    return f"redis://{server.host}:{server.port}/0"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _use_test_redis(redis_url):
-    with override_settings(REDIS_URL=redis_url, REDIS_KEY_PREFIX="speedrank-test", MIRROR_CATCH_UP_INTERVAL=0.1):
+    with override_settings(
+        REDIS_URL=redis_url, REDIS_CLUSTER=ON_CLUSTER, REDIS_KEY_PREFIX="speedrank-test", MIRROR_CATCH_UP_INTERVAL=0.1
+    ):
         yield
+
+
+def single_redis(url: str):
+    """Settings for a single Redis at this URL, in place of the suite's (a cluster's, on `make test-cluster`)."""
+    return override_settings(REDIS_URL=url, REDIS_CLUSTER=False)
 
 
 DEFAULT_RULES = BoardRules("desc", "best", 0, POINTS_MAX)
@@ -49,7 +63,7 @@ def _empty_redis(_use_test_redis):
     """An empty Redis holding the default board, empty and whole (as after its first rebuild)."""
     redis_store.client().flushdb()
     redis_store.publish_board(DEFAULT_BOARD_SLUG, DEFAULT_RULES)
-    redis_store.record_boards_built_in(redis_store.server_run_id())
+    redis_store.record_boards_built_in(redis_store.run_ids())
     yield
 
 
@@ -110,6 +124,7 @@ def child_environment(*, redis_url: str, database_url: str | None = None, **extr
         "DJANGO_SETTINGS_MODULE": "speedrank.settings",
         "DATABASE_URL": database_url or child_database_url(),
         "REDIS_URL": redis_url,
+        "REDIS_CLUSTER": "1" if ON_CLUSTER else "0",
         "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
         "SECRET_KEY": settings.SECRET_KEY,  # tokens signed here must verify there
         **extra,
@@ -253,7 +268,7 @@ def hung_redis():
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
-        with override_settings(REDIS_URL=f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
+        with single_redis(f"redis://127.0.0.1:{listener.getsockname()[1]}/0"):
             yield
 
 

@@ -14,12 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
-from django.test import override_settings
 
 from leaderboard import services
 from leaderboard.models import Score
 
-from .conftest import LiveServer, wait_until
+from .conftest import LiveServer, single_redis, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -68,7 +67,7 @@ class Load:
 
 
 def board_is_clean(redis_url: str) -> bool:
-    with override_settings(REDIS_URL=redis_url):
+    with single_redis(redis_url):
         return all(services.check_board(board=board).clean for board in services.boards())
 
 

@@ -5,22 +5,37 @@ import urllib.request
 
 import orjson
 import pytest
-from django.test import override_settings
 
-from .conftest import LiveServer, free_port
+from .conftest import LiveServer, free_port, not_on_cluster, only_on_cluster, single_redis
 
 
+@not_on_cluster
 @pytest.mark.django_db
 def test_health_is_200_when_both_answer(api):
     response = api.get("/health/")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "redis_cluster": None}
+
+
+@only_on_cluster
+@pytest.mark.django_db
+def test_health_names_the_cluster_state_and_each_shards_master_and_replicas(api, redis_url):
+    response = api.get("/health/")
+
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["status"], body["redis"], body["redis_cluster"]["state"]) == ("ok", "ok", "ok")
+    shards = body["redis_cluster"]["shards"]
+    assert [shard["slots"] for shard in shards] == ["0-5460", "5461-10922", "10923-16383"]
+    nodes = [shard["master"] for shard in shards] + [replica for shard in shards for replica in shard["replicas"]]
+    assert len(set(nodes)) == 6
+    assert redis_url.removeprefix("redis://") in nodes
 
 
 @pytest.mark.django_db
 def test_health_is_503_naming_redis_when_it_is_down(api):
-    with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
+    with single_redis(f"redis://127.0.0.1:{free_port()}/0"):
         response = api.get("/health/")
 
     body = response.json()

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from leaderboard.metrics import BatchedHistogram, RequestTally
 
-from .conftest import LiveServer, free_port, wait_until
+from .conftest import LiveServer, free_port, single_redis, wait_until
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -33,7 +33,7 @@ def test_metrics_count_requests_redis_errors_the_backlog_and_board_sizes(api, su
     before = api.get("/metrics").content.decode()
     submit("amy", 5)
     api.get("/api/top-players/")
-    with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
+    with single_redis(f"redis://127.0.0.1:{free_port()}/0"):
         api.get("/api/top-players/")
 
     text = api.get("/metrics").content.decode()

@@ -9,7 +9,7 @@ from leaderboard import redis_store, services
 from leaderboard.models import ApiKey, Board, PlaySession, Score
 from leaderboard.services.sessions import TOKEN_SALT
 
-from .conftest import OwnRedis
+from .conftest import OwnRedis, single_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,9 +144,9 @@ def test_the_seed_submit_can_be_made_to_require_a_server_key(api, default_board)
 def test_redis_with_a_password_is_reached_through_redis_url(api, tmp_path):
     server = OwnRedis(tmp_path / "redis", password="s3cret-pass")
     try:
-        with override_settings(REDIS_URL=f"redis://:wrong@127.0.0.1:{server.port}/0"):
+        with single_redis(f"redis://:wrong@127.0.0.1:{server.port}/0"):
             refused = api.get("/health/").json()["redis"]
-        with override_settings(REDIS_URL=f"redis://:s3cret-pass@127.0.0.1:{server.port}/0"):
+        with single_redis(f"redis://:s3cret-pass@127.0.0.1:{server.port}/0"):
             allowed = api.get("/health/").json()["redis"]
             redis_store.client().set("probe", "1")
     finally:

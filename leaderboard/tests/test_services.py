@@ -2,7 +2,6 @@
 
 import pytest
 from django.db import transaction
-from django.test import override_settings
 from django.utils import timezone
 
 from leaderboard import redis_store, services
@@ -10,14 +9,14 @@ from leaderboard.exceptions import BoardNotFound, PointsOutOfRange
 from leaderboard.models import Board, PendingMirror, Player, Score
 
 from .boards import standing, top
-from .conftest import free_port
+from .conftest import free_port, single_redis
 
 pytestmark = pytest.mark.django_db
 
 
 def dead_redis():
     """Settings pointing at a port where no Redis listens."""
-    return override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    return single_redis(f"redis://127.0.0.1:{free_port()}/0")
 
 
 def test_a_submission_is_stored_with_its_board_player_points_and_time(django_capture_on_commit_callbacks):

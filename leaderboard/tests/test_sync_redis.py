@@ -11,7 +11,6 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test import override_settings
 
 from leaderboard import redis_store, services
 from leaderboard.exceptions import BoardUnavailable
@@ -19,7 +18,7 @@ from leaderboard.models import Board, BoardEntry, Player, Score
 from leaderboard.writes.rebuild import recover_if_needed
 
 from .boards import rank_and_score, top
-from .conftest import child_database_url, wait_until
+from .conftest import child_database_url, single_redis, wait_until
 from .factories import make_game, play
 
 
@@ -281,7 +280,7 @@ def sync_redis_check() -> str:
 
 @pytest.mark.server  # a redis-server of its own, restarted
 def test_a_redis_that_restarts_during_a_full_rebuild_still_gets_its_boards_back_from_recovery(played, own_redis):
-    with override_settings(REDIS_URL=own_redis.url):
+    with single_redis(own_redis.url):
         with services.rebuilding_all_boards():
             services.rebuild_board(board=Board.objects.get(slug="default"))
             own_redis.kill()

@@ -11,7 +11,7 @@ from .rebuild import (
     rebuild_board,
     rebuilding_all_boards,
 )
-from .repairs import repair_board
+from .repairs import check_redis_when_back, repair_board
 from .replay import drain_pending_mirrors, replay_recent_entries, write_current_entries
 from .server import WriteServer, socket_path
 from .supervisor import WriteServerSupervisor
@@ -25,6 +25,7 @@ __all__ = [
     "WriteServer",
     "WriteServerSupervisor",
     "check_board",
+    "check_redis_when_back",
     "commit",
     "drain_pending_mirrors",
     "process_boundary",

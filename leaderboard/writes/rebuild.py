@@ -141,29 +141,20 @@ def _extra_members(board: Board) -> list[str]:
     return extra
 
 
-def boards_need_recovery() -> bool:
-    """True if Redis is not the process the boards were last all rebuilt into.
-
-    A restart changes the run id; data lost without a restart (FLUSHALL) loses the recorded one.
-    Either way some acknowledged mirrors may be gone, and only a rebuild restores them.
-    """
-    return redis_store.boards_built_in() != redis_store.server_run_id()
+@contextmanager
+def rebuilding_all_boards() -> Iterator[None]:
+    """Around a rebuild of every board: once it is done, record the Redis processes they were built
+    into, as they were before the first began. A shard that restarted, failed over or lost its data
+    meanwhile has another run id, or none recorded, so recovery still rebuilds what it lost."""
+    run_ids = redis_store.run_ids()
+    yield
+    redis_store.record_boards_built_in(run_ids)
 
 
 def rebuild_all_boards() -> list[str]:
     """Rebuild every board and record which Redis they are built in; returns the boards rebuilt."""
     with rebuilding_all_boards():
         return rebuild_boards(list(Board.objects.order_by("slug")))
-
-
-@contextmanager
-def rebuilding_all_boards() -> Iterator[None]:
-    """Around a rebuild of every board: once it is done, record the Redis they were built into, as
-    it was before the first began. A Redis that restarted or lost its data meanwhile has another
-    run id, or none recorded, so recovery still rebuilds what it lost."""
-    run_id = redis_store.server_run_id()
-    yield
-    redis_store.record_boards_built_in(run_id)
 
 
 def boards_not_whole() -> list[Board]:
@@ -184,12 +175,22 @@ def rebuild_boards(boards: list[Board]) -> list[str]:
 
 
 def recover_if_needed() -> bool:
-    """Rebuild all boards if Redis restarted or lost data; one worker does it, the others skip."""
-    if not boards_need_recovery() or not redis_store.take_lock("recovery", RECOVERY_LOCK_SECONDS):
+    """Rebuild the boards of every shard whose Redis is not the process they were last rebuilt into
+    (a restart or a failover changes the run id; data lost without one, FLUSHALL, loses the record):
+    acknowledged mirrors may be gone, and only a rebuild restores them. One worker does it."""
+    serving = redis_store.run_ids()
+    stale = redis_store.stale_shards(redis_store.boards_built_in(), serving)
+    if not stale or not redis_store.take_lock("recovery", RECOVERY_LOCK_SECONDS):
         return False
     try:
-        rebuilt = rebuild_all_boards()
+        boards = list(Board.objects.order_by("slug"))
+        affected = set(redis_store.boards_in(stale, [board.slug for board in boards]))
+        rebuilt = rebuild_boards([board for board in boards if board.slug in affected])
+        redis_store.record_boards_built_in(serving)
     finally:
         redis_store.release_lock("recovery")
-    logger.warning("redis restarted or lost data; rebuilt %s", rebuilt, extra={"event": "recovery", "boards": rebuilt})
+    logger.warning(
+        "redis restarted, failed over or lost data in slots %s; rebuilt %s", stale, rebuilt,
+        extra={"event": "recovery", "shards": stale, "boards": rebuilt},
+    )  # fmt: skip
     return True

@@ -1,4 +1,5 @@
-"""The repair a read asks for when Redis does not hold a board whole: a rebuild from SQL."""
+"""The repairs reads ask for: a rebuild from SQL when Redis does not hold a board whole, and a
+check once Redis answers again after a read found it away."""
 
 from ..models import Board
 from .boundary import process_boundary
@@ -11,3 +12,9 @@ def repair_board(slug: str) -> bool:
         return False
     process_boundary.catch_up.schedule(rebuild=slug)
     return True
+
+
+def check_redis_when_back() -> None:
+    """A read found Redis away: a restart or a failover may have lost acknowledged mirrors, and no
+    write may fail to say so. A catch-up round checks once Redis answers again (recovery)."""
+    process_boundary.catch_up.schedule()
