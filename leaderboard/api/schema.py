@@ -67,6 +67,7 @@ class GameOutput(serializers.Serializer):
     max_score = serializers.IntegerField()
     max_points_per_second = serializers.FloatField(allow_null=True)
     max_session_seconds = serializers.IntegerField()
+    regions = serializers.ListField(child=serializers.CharField(), allow_null=True)
     created_at = serializers.DateTimeField()
 
 

@@ -18,6 +18,7 @@ from .keys import (
     HEADER_SCORE,
     Entry,
     board_key,
+    game_boards,
     header,
     lock_key,
     profile_key,
@@ -89,9 +90,11 @@ def whole_boards(boards: Sequence[str]) -> list[bool]:
     return [bool(top) and rules_of_header(top[0]) is not None for top in tops]
 
 
-def publish_board(board: str, rules: BoardRules) -> None:
-    """A new board: empty, and whole as it is, under its header."""
-    execute([("ZADD", board_key(board), HEADER_SCORE, header(rules))])
+def publish_board(game: str, rules: BoardRules) -> None:
+    """A new game's boards (one, or one per region and the game's own): empty, and whole as they
+    are, under their header."""
+    named = header(rules)
+    execute([("ZADD", board_key(board), HEADER_SCORE, named) for board in game_boards(game, rules)])
 
 
 def start_rebuild(board: str) -> None:

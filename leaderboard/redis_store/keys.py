@@ -15,6 +15,11 @@ board's rules: reads decode entries with them, and a board without its header is
 in a rebuild write the header; a player id cannot start with the header's control character.
 
 A board's keys share the hash tag {game}, so a script may touch them together on a cluster.
+
+A game with regions has one board per region, a shard named game@region (a game's slug has no
+'@', so no shard is named like a game): its own hash tag, so its own slot on a cluster. Each shard
+holds the game's header, which then also names the regions, and so does the game's own board,
+which holds nothing else: a read that does not know the game yet learns its regions there.
 """
 
 from functools import lru_cache
@@ -28,6 +33,7 @@ from ..rules import BoardRules
 
 HEADER_PREFIX = "\x00rules "
 HEADER_SCORE = "+inf"
+SHARD_MARK = "@"
 
 # A board entry to write: (encoded score, member), the order ZADD takes them in, so a batch of
 # rows from SQL goes to Redis without building an object per entry.
@@ -62,9 +68,20 @@ def board_key(board: str) -> str:
     return f"{prefix()}:board:{{{board}}}"
 
 
+def shard(game: str, region: str) -> str:
+    """The board of one region of a game."""
+    return f"{game}{SHARD_MARK}{region}"
+
+
+def game_boards(game: str, rules: BoardRules) -> list[str]:
+    """Every board of the game: its one board, or its own (the header alone) and one per region."""
+    return [game, *(shard(game, region) for region in rules.regions)]
+
+
 def header(rules: BoardRules) -> str:
-    """The board's header member, naming its rules."""
-    return f"{HEADER_PREFIX}{rules.order} {rules.operator} {rules.min_score} {rules.max_score}"
+    """The board's header member, naming its rules (and its game's regions, if it has any)."""
+    named = f"{HEADER_PREFIX}{rules.order} {rules.operator} {rules.min_score} {rules.max_score}"
+    return f"{named} {','.join(rules.regions)}" if rules.regions else named
 
 
 @lru_cache(maxsize=1024)
@@ -72,8 +89,8 @@ def rules_of_header(member: str) -> BoardRules | None:
     """The rules a header names, or None if the member is no header (the board is not whole)."""
     if not member.startswith(HEADER_PREFIX):
         return None
-    order, operator, min_score, max_score = member[len(HEADER_PREFIX) :].split(" ")
-    return BoardRules(order, operator, int(min_score), int(max_score))
+    order, operator, min_score, max_score, *regions = member[len(HEADER_PREFIX) :].split(" ")
+    return BoardRules(order, operator, int(min_score), int(max_score), tuple(regions[0].split(",")) if regions else ())
 
 
 def rebuild_key(board: str) -> str:

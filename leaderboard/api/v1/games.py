@@ -26,6 +26,10 @@ class GameInput(GameChanges):
     operator = serializers.ChoiceField(choices=Board.Operator.choices)
     min_score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
     max_score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
+    # As sent: the service says what is wrong with it.
+    regions = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="2 to 16 distinct lowercase region slugs"
+    )
 
 
 class Games(Endpoint):

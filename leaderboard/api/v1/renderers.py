@@ -36,7 +36,7 @@ def game(board: Board) -> dict:
         "game_id": board.slug, "name": board.name, "order": board.order, "operator": board.operator,
         "min_score": board.min_points, "max_score": board.max_points,
         "max_points_per_second": board.max_points_per_second, "max_session_seconds": board.max_session_seconds,
-        "created_at": iso_utc(board.created_at),
+        "regions": board.regions, "created_at": iso_utc(board.created_at),
     }  # fmt: skip
 
 
