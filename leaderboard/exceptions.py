@@ -86,6 +86,14 @@ class InvalidGame(LeaderboardError):
         self.problems = problems
 
 
+class InvalidRegion(LeaderboardError):
+    """A region the game does not have, or none where the game needs one."""
+
+
+class RegionMismatch(LeaderboardError):
+    """A score naming a region other than the player's on the game (or than its session's)."""
+
+
 class PlayerNotFound(LeaderboardError):
     def __init__(self, username: str):
         super().__init__(f"No player {username!r}.")

@@ -4,6 +4,7 @@ board writes and upkeep, board reads, rate limits and cached profiles."""
 from .boards import (
     MirroredEntry,
     abandon_rebuild,
+    board_sizes,
     boards_built_in,
     encoded_scores,
     iter_members,
@@ -26,13 +27,16 @@ from .client import claim_rider, client, riding
 from .keys import (
     Entry,
     board_key,
+    board_of,
     decode_rank_value,
     encode,
+    game_boards,
     header,
     rebuild_key,
     rebuild_lock_key,
     rules_of_header,
     run_id_key,
+    shard,
 )
 from .profiles import cache_profile, cached_profile, forget_profiles
 from .ratelimit import Charge, Verdict, settle_charges
@@ -46,6 +50,8 @@ __all__ = [
     "abandon_rebuild",
     "around",
     "board_key",
+    "board_sizes",
+    "board_of",
     "boards_built_in",
     "cache_profile",
     "cached_profile",
@@ -56,6 +62,7 @@ __all__ = [
     "encoded_scores",
     "entries_of",
     "forget_profiles",
+    "game_boards",
     "iter_members",
     "load_entries",
     "mirror",
@@ -74,6 +81,7 @@ __all__ = [
     "server_run_id",
     "set_entries",
     "set_entry",
+    "shard",
     "settle_charges",
     "start_rebuild",
     "swap_in",

@@ -132,7 +132,12 @@ def abandon_rebuild(board: str) -> None:
 
 def total_members(board: str) -> int:
     """The board's entries (its header left out)."""
-    return execute([("ZCOUNT", board_key(board), "-inf", "(+inf")])[0]
+    return board_sizes([board])[0]
+
+
+def board_sizes(boards: Sequence[str]) -> list[int]:
+    """Each board's entries (its header left out), in one round trip."""
+    return execute([("ZCOUNT", board_key(board), "-inf", "(+inf") for board in boards]) if boards else []
 
 
 def encoded_scores(board: str, members: Sequence[str]) -> list[int | None]:

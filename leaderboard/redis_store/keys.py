@@ -73,6 +73,11 @@ def shard(game: str, region: str) -> str:
     return f"{game}{SHARD_MARK}{region}"
 
 
+def board_of(game: str, region: str) -> str:
+    """The board an entry of the game is on: its region's, or the game's one board ("" region)."""
+    return shard(game, region) if region else game
+
+
 def game_boards(game: str, rules: BoardRules) -> list[str]:
     """Every board of the game: its one board, or its own (the header alone) and one per region."""
     return [game, *(shard(game, region) for region in rules.regions)]

@@ -1,10 +1,18 @@
 """Games sharded by region: creating them, scoring on them, reading each region and the whole game
 exactly, and moving a player between regions."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from leaderboard import redis_store, services
-from leaderboard.models import Board
+from leaderboard.models import Board, BoardEntry
+from leaderboard.writes.rebuild import boards_not_whole
+
+from .factories import make_game
+from .test_metrics import sample
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +42,60 @@ def create(api, admin_key, django_capture_on_commit_callbacks):
     return post
 
 
+@pytest.fixture
+def world() -> Board:
+    return make_game("world", regions=REGIONS)
+
+
+@pytest.fixture
+def server_key() -> str:
+    return services.create_api_key(name="game-server", scope="server")
+
+
+@pytest.fixture
+def send(api, server_key, django_capture_on_commit_callbacks):
+    """POST /v1/scores as a trusted game server, mirrored to Redis once committed."""
+
+    def post(player_id: str, score: int, region: str | None = None, game_id: str = "world"):
+        body = {"player_id": player_id, "game_id": game_id, "score": score} | ({"region": region} if region else {})
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post("/v1/scores", body, format="json", HTTP_X_API_KEY=server_key)
+
+    return post
+
+
+@pytest.fixture
+def session_score(api, django_capture_on_commit_callbacks):
+    """Open a session (naming `session_region`, if given) and submit its one score (naming `region`)."""
+
+    def post(player_id: str, score: int, *, session_region: str | None = None, region: str | None = None):
+        opened = {"player_id": player_id, "game_id": "world"} | ({"region": session_region} if session_region else {})
+        started = api.post("/v1/sessions", opened, format="json")
+        assert started.status_code == 201, started.json()
+        session = started.json()
+        body = {"player_id": player_id, "game_id": "world", "score": score, "session_id": session["session_id"]}
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post(
+                "/v1/scores", body | ({"region": region} if region else {}), format="json",
+                HTTP_AUTHORIZATION=f"Bearer {session['token']}",
+            )  # fmt: skip
+
+    return post
+
+
 def error(code: str, detail) -> dict:
     return {"error": code, "detail": detail}
+
+
+def members(board: str) -> dict[str, int]:
+    """The entries Redis holds on the board, without its header: member -> encoded score."""
+    found = redis_store.client().zrange(redis_store.board_key(board), 0, -1, withscores=True)
+    return {member: int(score) for member, score in found if score != float("inf")}
+
+
+def regions_in_sql(game: str = "world") -> dict[str, str]:
+    entries = BoardEntry.objects.filter(board__slug=game).values_list("player__username", "region")
+    return dict(entries)
 
 
 def header_of(board: str) -> str | None:
@@ -109,3 +169,204 @@ def test_regions_cannot_be_changed_once_the_game_exists(create, api, admin_key):
     assert response.status_code == 400
     assert response.json() == error("invalid_request", {"regions": ["cannot be changed once the game exists"]})
     assert Board.objects.get(slug="world").regions == REGIONS
+
+
+# --- scores and sessions ----------------------------------------------------------------------
+
+
+def test_the_first_score_names_the_players_region_and_lands_on_its_shard(world, send):
+    response = send("ana", 500, "eu")
+
+    assert response.status_code == 201
+    assert regions_in_sql() == {"ana": "eu"}
+    assert list(members("world@eu")) == ["ana"]
+    assert members("world@na") == members("world@apac") == members("world") == {}
+
+
+def test_a_first_score_without_a_region_on_a_game_with_regions_is_400(world, send):
+    response = send("ana", 500)
+
+    assert response.status_code == 400
+    assert response.json() == error(
+        "invalid_request", {"region": ["The player's first score must name one of the game's regions: na, eu, apac."]}
+    )
+    assert regions_in_sql() == {}
+
+
+def test_a_later_score_naming_another_region_is_409_region_mismatch_and_changes_nothing(world, send):
+    send("ana", 500, "eu")
+
+    response = send("ana", 900, "na")
+
+    assert response.status_code == 409
+    assert response.json() == error(
+        "region_mismatch", "The player's region on this game is 'eu'; this score names 'na'."
+    )
+    assert regions_in_sql() == {"ana": "eu"}
+    assert BoardEntry.objects.get(player__username="ana").value == 500
+    assert members("world@na") == {}
+
+
+def test_a_later_score_without_a_region_goes_to_the_players_region(world, send):
+    send("ana", 500, "eu")
+
+    response = send("ana", 900)
+
+    assert response.status_code == 201
+    assert regions_in_sql() == {"ana": "eu"}
+    assert members("world@eu") == {"ana": redis_store.encode(900, int(response.json()["id"]))}
+
+
+def test_a_later_score_naming_the_same_region_is_accepted(world, send):
+    send("ana", 500, "eu")
+
+    assert send("ana", 900, "eu").status_code == 201
+
+
+def test_a_region_the_game_does_not_have_is_400(world, send):
+    response = send("ana", 500, "mars")
+
+    assert response.status_code == 400
+    assert response.json() == error("invalid_request", {"region": ["Must be one of the game's regions: na, eu, apac."]})
+
+
+def test_naming_a_region_on_a_game_without_regions_is_400(send):
+    make_game("plain")
+
+    response = send("ana", 500, "eu", game_id="plain")
+
+    assert response.status_code == 400
+    assert response.json() == error("invalid_request", {"region": ["This game has no regions."]})
+
+
+def test_a_region_that_is_no_slug_is_400(world, send):
+    response = send("ana", 500, "e u")
+
+    assert response.status_code == 400
+    assert list(response.json()["detail"]) == ["region"]
+
+
+def test_a_score_through_a_session_goes_to_the_sessions_region(world, session_score):
+    response = session_score("ana", 500, session_region="apac")
+
+    assert response.status_code == 201
+    assert regions_in_sql() == {"ana": "apac"}
+    assert list(members("world@apac")) == ["ana"]
+
+
+def test_a_score_through_a_session_without_a_region_may_name_one(world, session_score):
+    assert session_score("ana", 500, region="na").status_code == 201
+    assert regions_in_sql() == {"ana": "na"}
+
+
+def test_a_score_naming_a_region_other_than_its_sessions_is_409(world, session_score):
+    response = session_score("ana", 500, session_region="apac", region="na")
+
+    assert response.status_code == 409
+    assert response.json() == error("region_mismatch", "The session's region is 'apac'; this score names 'na'.")
+
+
+def test_a_session_in_another_region_than_the_players_cannot_score(world, send, session_score):
+    send("ana", 500, "eu")
+
+    response = session_score("ana", 900, session_region="na")
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "region_mismatch"
+
+
+def test_a_session_naming_a_region_the_game_does_not_have_is_400(world, api):
+    response = api.post("/v1/sessions", {"player_id": "ana", "game_id": "world", "region": "mars"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == error("invalid_request", {"region": ["Must be one of the game's regions: na, eu, apac."]})
+
+
+# --- rebuilds and checks, shard by shard ------------------------------------------------------
+
+
+def sync_redis(*args) -> str:
+    out = StringIO()
+    call_command("sync_redis", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def played(world, send) -> dict[str, dict[str, int]]:
+    """Players in every region; what each board holds."""
+    for n, region in enumerate(["na", "eu", "apac", "eu", "na", "eu"]):
+        send(f"p{n}", 100 * n, region)
+    return {board: members(board) for board in ["world@na", "world@eu", "world@apac"]}
+
+
+def test_sync_redis_rebuilds_every_shard_of_a_game_after_a_flush(played):
+    redis_store.client().flushdb()
+
+    output = sync_redis("--board", "world")
+
+    assert {board: members(board) for board in played} == played
+    assert [line.split(" in ")[0] for line in output.splitlines()] == [
+        "world: rebuilt 0 players", "world@na: rebuilt 2 players", "world@eu: rebuilt 3 players",
+        "world@apac: rebuilt 1 players",
+    ]  # fmt: skip
+    assert redis_store.whole_boards(["world", "world@na", "world@eu", "world@apac"]) == [True] * 4
+
+
+def test_check_reports_each_shard_on_its_own_line(played):
+    assert sync_redis("--check", "--board", "world") == (
+        "world: checked 0 players: 0 missing, 0 wrong, 0 extra\n"
+        "world@na: checked 2 players: 0 missing, 0 wrong, 0 extra\n"
+        "world@eu: checked 3 players: 0 missing, 0 wrong, 0 extra\n"
+        "world@apac: checked 1 players: 0 missing, 0 wrong, 0 extra\n"
+    )
+
+
+def test_a_shard_deleted_from_redis_is_reported_by_check_and_repaired_by_a_rebuild(played):
+    redis_store.client().delete(redis_store.board_key("world@eu"))
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="drift in world@eu;"):
+        call_command("sync_redis", "--check", stdout=out)
+    sync_redis()
+
+    assert "world@eu: checked 3 players: 3 missing, 0 wrong, 0 extra" in out.getvalue()
+    assert "world@na: checked 2 players: 0 missing, 0 wrong, 0 extra" in out.getvalue()
+    assert {board: members(board) for board in played} == played
+    assert sync_redis("--check").count("0 missing, 0 wrong, 0 extra") == 5
+
+
+def test_a_player_on_the_wrong_shard_is_extra_there(played):
+    redis_store.set_entry("world@apac", "p0", members("world@na")["p0"])
+
+    report = StringIO()
+    with pytest.raises(CommandError, match="drift in world@apac;"):
+        call_command("sync_redis", "--check", "--board", "world", stdout=report)
+
+    assert "world@apac: checked 1 players: 0 missing, 0 wrong, 1 extra\n  extra   'p0'" in report.getvalue()
+
+
+def test_the_catch_up_replays_entries_to_their_regions_shard(played):
+    redis_store.client().delete(redis_store.board_key("world@eu"))
+    redis_store.publish_board("world", services.game(slug="world").rules)
+
+    sync_redis("--catch-up", "--seconds", "60")
+
+    assert {board: members(board) for board in played} == played
+
+
+def test_the_games_that_are_not_whole_include_one_missing_a_shard(played):
+    assert boards_not_whole() == []
+    redis_store.client().delete(redis_store.board_key("world@apac"))
+
+    assert [board.slug for board in boards_not_whole()] == ["world"]
+
+
+@override_settings(METRICS_ENABLED=True)
+def test_metrics_report_the_size_of_each_shard(played, api):
+    text = api.get("/metrics").content.decode()
+
+    sizes = {
+        board: sample(text, "speedrank_board_players", board=board) for board in ["world@na", "world@eu", "world@apac"]
+    }
+    assert sizes == {"world@na": 2, "world@eu": 3, "world@apac": 1}
+    assert 'board="world"}' not in text

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
 from ... import services
+from ...limits import REGION_MAX_LENGTH
 from ...models import ApiKey
 from .. import schema
 from ..endpoints import Endpoint
@@ -14,9 +15,16 @@ from ..throttling import limit_player_writes
 from . import renderers
 
 
+def region_field() -> StrictSlugField:
+    return StrictSlugField(
+        max_length=REGION_MAX_LENGTH, required=False, default="", help_text="one of the game's regions"
+    )
+
+
 class SessionInput(serializers.Serializer):
     player_id = UsernameField()
     game_id = StrictSlugField(max_length=64)
+    region = region_field()
 
 
 class Sessions(Endpoint):
@@ -35,6 +43,7 @@ class ServerScoreInput(serializers.Serializer):
     player_id = UsernameField()
     game_id = StrictSlugField(max_length=64)
     score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
+    region = region_field()
 
 
 class SessionScoreInput(ServerScoreInput):
