@@ -89,6 +89,13 @@ class InvalidGame(LeaderboardError):
 class InvalidRegion(LeaderboardError):
     """A region the game does not have, or none where the game needs one."""
 
+    @classmethod
+    def not_the_games(cls, regions: tuple[str, ...]) -> "InvalidRegion":
+        """A region named that is not one of these, the game's."""
+        return cls(
+            f"Must be one of the game's regions: {', '.join(regions)}." if regions else "This game has no regions."
+        )
+
 
 class RegionMismatch(LeaderboardError):
     """A score naming a region other than the player's on the game (or than its session's)."""

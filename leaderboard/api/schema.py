@@ -79,10 +79,12 @@ class StandingOutput(serializers.Serializer):
     rank = serializers.IntegerField()
     player_id = serializers.CharField()
     score = serializers.IntegerField()
+    region = serializers.CharField(required=False, help_text="on the global view of a game with regions")
 
 
 class RankedPlayerOutput(StandingOutput):
     percentile = serializers.FloatField()
+    regional_rank = serializers.IntegerField(required=False, help_text="on the global view of a game with regions")
 
 
 class LeaderboardOutput(serializers.Serializer):
@@ -113,6 +115,8 @@ class ProfileGameOutput(serializers.Serializer):
     score = serializers.IntegerField()
     rank = serializers.IntegerField(allow_null=True)
     submissions = serializers.IntegerField()
+    region = serializers.CharField(required=False, help_text="on a game with regions")
+    regional_rank = serializers.IntegerField(required=False, allow_null=True, help_text="on a game with regions")
 
 
 class ProfileOutput(serializers.Serializer):

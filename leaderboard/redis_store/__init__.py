@@ -1,9 +1,12 @@
 """The only package that speaks Redis: the client and scripts, key names and the score encoding,
-board writes and upkeep, board reads, rate limits and cached profiles."""
+board writes and upkeep, board reads (of one board, or across a game's region shards), rate
+limits and cached profiles."""
 
+from . import regions
 from .boards import (
     MirroredEntry,
     abandon_rebuild,
+    board_rules,
     board_sizes,
     boards_built_in,
     encoded_scores,
@@ -50,6 +53,7 @@ __all__ = [
     "abandon_rebuild",
     "around",
     "board_key",
+    "board_rules",
     "board_sizes",
     "board_of",
     "boards_built_in",
@@ -73,6 +77,7 @@ __all__ = [
     "rebuild_key",
     "rebuild_lock_key",
     "record_boards_built_in",
+    "regions",
     "release_lock",
     "riding",
     "rules_of_header",

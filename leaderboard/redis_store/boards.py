@@ -19,6 +19,7 @@ from .keys import (
     Entry,
     board_key,
     game_boards,
+    game_of,
     header,
     lock_key,
     profile_key,
@@ -26,6 +27,7 @@ from .keys import (
     rebuild_lock_key,
     rules_of_header,
     run_id_key,
+    shard,
 )
 
 REBUILD_KEY_TTL_SECONDS = 3600
@@ -47,8 +49,9 @@ class MirroredEntry:
 
 def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
     """After players score: set their entries, drop their cached profiles, and read each player's
-    0-based rank after the write (None where the board is not whole). One pipeline for all, so a
-    hung Redis costs the batch one timeout, not one each."""
+    0-based rank after the write (None where the board is not whole; across every region of a
+    game with regions). One pipeline for all, so a hung Redis costs the batch one timeout, not one
+    each; a second round counts the ranks of players on games with regions."""
     if not entries:
         return []
     writes = []
@@ -57,15 +60,38 @@ def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
             writes.append(("script", "set_entries", _entry_keys(entry.board), [entry.encoded, entry.member]))
         writes.append(("DEL", profile_key(entry.member)))
     boards = list(dict.fromkeys(entry.board for entry in entries))
+    regional = [entry for entry in entries if entry.rules.regions]
     reads = [("ZREVRANGE", board_key(board), 0, 0) for board in boards]
     reads += [("ZREVRANK", board_key(entry.board), entry.member) for entry in entries]
+    reads += [("ZSCORE", board_key(entry.board), entry.member) for entry in regional]
     replies = execute(writes + reads)[len(writes) :]
     whole = {
         board: bool(top) and rules_of_header(top[0]) is not None
         for board, top in zip(boards, replies[: len(boards)], strict=True)
     }
-    ranks = zip(entries, replies[len(boards) :], strict=True)
-    return [rank - 1 if rank is not None and whole[entry.board] else None for entry, rank in ranks]
+    ranks = replies[len(boards) : len(boards) + len(entries)]
+    ranks = [
+        rank - 1 if rank is not None and whole[entry.board] else None
+        for entry, rank in zip(entries, ranks, strict=True)
+    ]
+    if regional:
+        _rank_globally(entries, ranks, replies[len(boards) + len(entries) :])
+    return ranks
+
+
+def _rank_globally(entries: Sequence[MirroredEntry], ranks: list[int | None], scores: list) -> None:
+    """Replace the shard ranks of entries on games with regions by their ranks across every shard."""
+    regional = [i for i, entry in enumerate(entries) if entry.rules.regions]
+    counted = [(i, int(float(score))) for i, score in zip(regional, scores, strict=True) if ranks[i] is not None]
+    commands = []
+    for i, encoded in counted:
+        game = game_of(entries[i].board)
+        commands += [
+            ("ZCOUNT", board_key(shard(game, region)), f"({encoded}", "(+inf") for region in entries[i].rules.regions
+        ]
+    replies = iter(execute(commands) if commands else [])
+    for i, _encoded in counted:
+        ranks[i] = sum(next(replies) for _region in entries[i].rules.regions)
 
 
 def set_entries(board: str, entries: Sequence[Entry]) -> None:
@@ -86,8 +112,13 @@ def _entry_keys(board: str) -> list[str]:
 
 def whole_boards(boards: Sequence[str]) -> list[bool]:
     """Whether Redis holds each board whole (under its header), in one round trip."""
+    return [rules is not None for rules in board_rules(boards)]
+
+
+def board_rules(boards: Sequence[str]) -> list[BoardRules | None]:
+    """The rules each board's header names (None where it has none: not whole), in one round trip."""
     tops = execute([("ZREVRANGE", board_key(board), 0, 0) for board in boards]) if boards else []
-    return [bool(top) and rules_of_header(top[0]) is not None for top in tops]
+    return [rules_of_header(top[0]) if top else None for top in tops]
 
 
 def publish_board(game: str, rules: BoardRules) -> None:

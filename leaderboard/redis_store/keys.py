@@ -73,6 +73,11 @@ def shard(game: str, region: str) -> str:
     return f"{game}{SHARD_MARK}{region}"
 
 
+def game_of(board: str) -> str:
+    """The game a board belongs to: the game of a region's shard, else the board's own."""
+    return board.partition(SHARD_MARK)[0]
+
+
 def board_of(game: str, region: str) -> str:
     """The board an entry of the game is on: its region's, or the game's one board ("" region)."""
     return shard(game, region) if region else game

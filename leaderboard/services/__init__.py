@@ -16,7 +16,7 @@ from ..writes import (
 )
 from .games import RULE_FIELDS, boards, create_game, game, games, scoring_games, update_game
 from .keys import Caller, authenticate_api_key, checked_keys, create_api_key, revoke_api_key
-from .profiles import Profile, player_profile
+from .profiles import GameEntry, Profile, player_profile
 from .scores import RecordedScore, submit_score
 from .serving import start_serving
 from .sessions import StartedSession, read_token, start_session
@@ -26,6 +26,7 @@ __all__ = [
     "RULE_FIELDS",
     "BoardDrift",
     "Caller",
+    "GameEntry",
     "Profile",
     "RebuildResult",
     "RecordedScore",

@@ -59,11 +59,8 @@ def check_points(board: ScoringGame, points: int) -> None:
 
 def check_region(board: ScoringGame, region: str) -> None:
     """A region named ("" for none) must be one of the game's."""
-    regions = board.rules.regions
-    if region and not regions:
-        raise InvalidRegion("This game has no regions.")
-    if region and region not in regions:
-        raise InvalidRegion(f"Must be one of the game's regions: {', '.join(regions)}.")
+    if region and region not in board.rules.regions:
+        raise InvalidRegion.not_the_games(board.rules.regions)
 
 
 def entry_region(board: ScoringGame, held: str | None, named: str) -> str:

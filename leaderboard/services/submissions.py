@@ -12,10 +12,11 @@ import orjson
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from .. import redis_store, writes
+from .. import redis_store, regional, writes
 from ..exceptions import (
     BoardUnavailable,
     IdempotencyKeyReused,
+    PlayerNotRanked,
     RegionMismatch,
     ScoreExceedsSessionMaximum,
     SessionAlreadyScored,
@@ -220,9 +221,12 @@ def _replay(kept: IdempotencyRecord, request_hash: str) -> Submission:
 
 
 def _rank_now(game_id: str, player_id: str) -> int | None:
+    regions = scoring_games.get(game_id).rules.regions
     try:
+        if regions:
+            return regional.around(game_id, regions, player_id, 0, total=False).rank
         _rules, _total, found = redis_store.around(game_id, player_id, 0, total=False)
-    except BoardUnavailable:
+    except (BoardUnavailable, PlayerNotRanked):
         return None
     return found[0] + 1 if found else None
 

@@ -5,12 +5,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import override_settings
+from django.test import TestCase, override_settings
 
 from leaderboard import redis_store, services
 from leaderboard.models import Board, BoardEntry
 from leaderboard.writes.rebuild import boards_not_whole
 
+from .conftest import wait_until
 from .factories import make_game
 from .test_metrics import sample
 
@@ -370,3 +371,234 @@ def test_metrics_report_the_size_of_each_shard(played, api):
     }
     assert sizes == {"world@na": 2, "world@eu": 3, "world@apac": 1}
     assert 'board="world"}' not in text
+
+
+# --- reads: one region, and the exact global view ---------------------------------------------
+
+# (player, region, points), in the order they score: ties across regions go to whoever scored first.
+SPREAD = [
+    ("ana", "eu", 700), ("bo", "na", 900), ("cy", "apac", 700), ("di", "eu", 300), ("ed", "na", 700),
+    ("fay", "apac", 100), ("gus", "eu", 900), ("hal", "na", 50), ("ivy", "eu", 500), ("jo", "apac", 500),
+]  # fmt: skip
+
+
+def score_in(game: str, *plays: tuple[str, str, int]) -> None:
+    for player, region, points in plays:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            services.submit_score(username=player, points=points, board_slug=game, region=region)
+
+
+@pytest.fixture
+def spread(world) -> Board:
+    score_in("world", *SPREAD)
+    return world
+
+
+def ranking_from_sql(game: str = "world", region: str | None = None) -> list[dict]:
+    """Every entry, best first, by the encoded score computed from SQL: the brute-force truth."""
+    board = Board.objects.get(slug=game)
+    entries = BoardEntry.objects.filter(board=board).select_related("player")
+    if region is not None:
+        entries = entries.filter(region=region)
+    encoded = {e: redis_store.encode(board.rules.rank_value(e.value), e.reached_seq) for e in entries}
+    ordered = sorted(encoded, key=encoded.get, reverse=True)
+    return [
+        {"rank": rank, "player_id": e.player.username, "score": e.value, "region": e.region}
+        for rank, e in enumerate(ordered, start=1)
+    ]
+
+
+def without_region(entries: list[dict]) -> list[dict]:
+    return [{key: value for key, value in entry.items() if key != "region"} for entry in entries]
+
+
+@pytest.mark.parametrize("top, offset", [(10, 0), (3, 0), (4, 2), (5, 7), (2, 10)])
+def test_the_global_leaderboard_is_every_shard_merged_exactly(spread, api, top, offset):
+    response = api.get("/v1/leaderboard", {"game_id": "world", "top": top, "offset": offset})
+
+    assert response.status_code == 200
+    expected = ranking_from_sql()[offset : offset + top]
+    assert response.json() == {"game_id": "world", "entries": expected, "total_players": 10}
+
+
+def test_ties_across_regions_go_to_whoever_reached_the_score_first(spread, api):
+    entries = api.get("/v1/leaderboard", {"game_id": "world", "top": 5}).json()["entries"]
+
+    assert [(e["player_id"], e["score"]) for e in entries] == [
+        ("bo", 900), ("gus", 900), ("ana", 700), ("cy", 700), ("ed", 700),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_a_regions_leaderboard_is_its_own_board_with_regional_ranks(spread, api, region):
+    response = api.get("/v1/leaderboard", {"game_id": "world", "region": region})
+
+    expected = without_region(ranking_from_sql(region=region))
+    assert response.json() == {"game_id": "world", "entries": expected, "total_players": len(expected)}
+
+
+@pytest.mark.parametrize("context", [0, 1, 2, 5])
+def test_a_global_rank_has_exact_neighbours_and_the_players_region_and_regional_rank(spread, api, context):
+    everyone = ranking_from_sql()
+    for mine in everyone:
+        rank = mine["rank"]
+        response = api.get(
+            "/v1/leaderboard/rank", {"game_id": "world", "player_id": mine["player_id"], "context": context}
+        )
+
+        regional = next(e for e in ranking_from_sql(region=mine["region"]) if e["player_id"] == mine["player_id"])
+        player = mine | {"percentile": round((10 - rank + 1) / 10 * 100, 2), "regional_rank": regional["rank"]}
+        assert response.json() == {
+            "player": player,
+            "above": everyone[max(rank - 1 - context, 0) : rank - 1],
+            "below": everyone[rank : rank + context],
+        }
+
+
+def test_a_rank_in_a_region_reads_that_regions_board(spread, api):
+    response = api.get("/v1/leaderboard/rank", {"game_id": "world", "player_id": "ivy", "context": 1, "region": "eu"})
+
+    eu = without_region(ranking_from_sql(region="eu"))
+    assert eu[2]["player_id"] == "ivy"
+    assert response.json() == {"player": eu[2] | {"percentile": 50.0}, "above": [eu[1]], "below": [eu[3]]}
+
+
+def test_a_player_of_another_region_is_not_ranked_in_this_one(spread, api):
+    response = api.get("/v1/leaderboard/rank", {"game_id": "world", "player_id": "ivy", "region": "na"})
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "player_not_ranked"
+
+
+def test_chosen_players_get_their_global_ranks_and_regions(spread, api):
+    response = api.get("/v1/leaderboard/players", {"game_id": "world", "player_ids": "jo,hal,nobody,bo,ana"})
+
+    expected = [e for e in ranking_from_sql() if e["player_id"] in {"jo", "hal", "bo", "ana"}]
+    assert response.json() == {"game_id": "world", "entries": expected}
+
+
+def test_chosen_players_in_a_region_get_their_regional_ranks(spread, api):
+    response = api.post(
+        "/v1/leaderboard/players",
+        {"game_id": "world", "player_ids": ["ivy", "bo", "gus"], "region": "eu"},
+        format="json",
+    )
+
+    expected = [e for e in without_region(ranking_from_sql(region="eu")) if e["player_id"] in {"ivy", "gus"}]
+    assert response.json() == {"game_id": "world", "entries": expected}
+
+
+@pytest.mark.parametrize("size", [1, 3, 9])
+def test_matchmaking_on_the_global_view_picks_the_nearest_players_in_global_rank(spread, api, size):
+    everyone = ranking_from_sql()
+    for mine in everyone:
+        rank = mine["rank"]
+        response = api.get("/v1/matchmaking", {"game_id": "world", "player_id": mine["player_id"], "size": size})
+
+        others = sorted((e for e in everyone if e["rank"] != rank), key=lambda e: (abs(e["rank"] - rank), e["rank"]))
+        expected = sorted(others[:size], key=lambda e: e["rank"])
+        assert response.json() == {"game_id": "world", "player_id": mine["player_id"], "players": expected}
+
+
+def test_matchmaking_in_a_region_stays_in_it(spread, api):
+    response = api.get("/v1/matchmaking", {"game_id": "world", "player_id": "jo", "size": 5, "region": "apac"})
+
+    others = [e for e in without_region(ranking_from_sql(region="apac")) if e["player_id"] != "jo"]
+    assert response.json() == {"game_id": "world", "player_id": "jo", "players": others}
+
+
+@pytest.mark.parametrize(
+    "path, query",
+    [
+        ("/v1/leaderboard", {}),
+        ("/v1/leaderboard/rank", {"player_id": "ana"}),
+        ("/v1/leaderboard/players", {"player_ids": "ana"}),
+        ("/v1/matchmaking", {"player_id": "ana"}),
+    ],
+)
+def test_a_region_the_game_does_not_have_is_400_on_every_read(spread, api, path, query):
+    make_game("plain")
+    score_in("plain", ("ana", "", 5))
+
+    for region in ["mars", "na"]:
+        game = "world" if region == "mars" else "plain"
+        response = api.get(path, {"game_id": game, "region": region, **query})
+
+        assert response.status_code == 400
+        detail = "Must be one of the game's regions: na, eu, apac." if game == "world" else "This game has no regions."
+        assert response.json() == error("invalid_request", {"region": [detail]})
+
+
+def test_an_unknown_region_is_400_before_and_after_the_games_regions_are_known(spread, api):
+    first = api.get("/v1/leaderboard", {"game_id": "world", "region": "mars"})
+    api.get("/v1/leaderboard", {"game_id": "world"})
+    second = api.get("/v1/leaderboard", {"game_id": "world", "region": "mars"})
+
+    assert first.status_code == second.status_code == 400
+    assert first.json() == second.json()
+
+
+def test_reads_of_a_game_with_regions_issue_no_sql(spread, api, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        page = api.get("/v1/leaderboard", {"game_id": "world", "top": 3})
+        rank = api.get("/v1/leaderboard/rank", {"game_id": "world", "player_id": "ivy"})
+        regional = api.get("/v1/leaderboard", {"game_id": "world", "region": "eu"})
+
+    assert [page.status_code, rank.status_code, regional.status_code] == [200, 200, 200]
+
+
+@pytest.mark.django_db(transaction=True)  # the rebuild the read asks for runs in a thread of its own
+@pytest.mark.parametrize("region", [None, "apac"])
+def test_a_read_of_a_game_missing_a_shard_is_503_until_the_game_is_rebuilt(spread, api, region):
+    query = {"game_id": "world"} | ({"region": region} if region else {})
+    expected = api.get("/v1/leaderboard", query).json()
+    redis_store.client().delete(redis_store.board_key("world@apac"))
+
+    response = api.get("/v1/leaderboard", query)
+
+    assert (response.status_code, response.json()["error"]) == (503, "service_unavailable")
+    wait_until(lambda: api.get("/v1/leaderboard", query).json() == expected, timeout=10)
+
+
+def test_a_profile_shows_the_global_rank_with_the_region_and_regional_rank(spread, api):
+    make_game("plain")
+    score_in("plain", ("ivy", "", 5))
+
+    response = api.get("/v1/players/ivy")
+
+    rank = next(e["rank"] for e in ranking_from_sql() if e["player_id"] == "ivy")
+    assert response.json()["games"] == [
+        {"game_id": "plain", "score": 5, "rank": 1, "submissions": 1},
+        {"game_id": "world", "score": 500, "rank": rank, "submissions": 1, "region": "eu", "regional_rank": 3},
+    ]
+
+
+@pytest.mark.django_db(transaction=True)  # each request commits, so its answer reads the rank after the mirror
+def test_a_scores_answer_has_the_players_global_rank(world, api, server_key):
+    def send(player_id, score, region):
+        body = {"player_id": player_id, "game_id": "world", "score": score, "region": region}
+        return api.post("/v1/scores", body, format="json", HTTP_X_API_KEY=server_key).json()["rank"]
+
+    assert [send("ana", 500, "eu"), send("bo", 900, "na"), send("cy", 700, "eu"), send("di", 100, "apac")] == [
+        1,
+        1,
+        2,
+        4,
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_keyed_retry_answers_the_global_rank_too(world, api, server_key):
+    body = {"player_id": "ana", "game_id": "world", "score": 500, "region": "eu"}
+    headers = {"HTTP_X_API_KEY": server_key, "HTTP_IDEMPOTENCY_KEY": "k1"}
+    api.post(
+        "/v1/scores",
+        {**body, "player_id": "bo", "score": 900, "region": "na"},
+        format="json",
+        HTTP_X_API_KEY=server_key,
+    )
+
+    first = api.post("/v1/scores", body, format="json", **headers)
+    retry = api.post("/v1/scores", body, format="json", **headers)
+
+    assert first.json()["rank"] == retry.json()["rank"] == 2

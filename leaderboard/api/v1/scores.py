@@ -5,9 +5,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
 from ... import services
-from ...limits import REGION_MAX_LENGTH
 from ...models import ApiKey
-from .. import schema
+from .. import fields, schema
 from ..endpoints import Endpoint
 from ..errors import Reply
 from ..fields import HeaderField, StrictCharField, StrictIntegerField, StrictSlugField, UsernameField
@@ -16,9 +15,7 @@ from . import renderers
 
 
 def region_field() -> StrictSlugField:
-    return StrictSlugField(
-        max_length=REGION_MAX_LENGTH, required=False, default="", help_text="one of the game's regions"
-    )
+    return fields.region_field(default="", help_text="one of the game's regions: the player's, once named")
 
 
 class SessionInput(serializers.Serializer):
