@@ -13,6 +13,7 @@ from leaderboard.writes.rebuild import boards_not_whole
 
 from .conftest import wait_until
 from .factories import make_game
+from .test_fastpath import answers
 from .test_metrics import sample
 
 pytestmark = pytest.mark.django_db
@@ -602,3 +603,23 @@ def test_a_keyed_retry_answers_the_global_rank_too(world, api, server_key):
     retry = api.post("/v1/scores", body, format="json", **headers)
 
     assert first.json()["rank"] == retry.json()["rank"] == 2
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/leaderboard?game_id=world&top=4&offset=1",
+        "/v1/leaderboard?game_id=world&region=eu",
+        "/v1/leaderboard?game_id=world&region=mars",
+        "/v1/leaderboard/rank?game_id=world&player_id=ivy&context=2",
+        "/v1/leaderboard/players?game_id=world&player_ids=ivy,bo",
+        "/v1/matchmaking?game_id=world&player_id=ivy&size=3",
+        "/v1/players/ivy",
+    ],
+)
+@override_settings(RATE_LIMITS_ENABLED=False)  # the counts would differ between the two answers
+def test_the_fast_path_answers_reads_of_a_game_with_regions_as_django_does(spread, path):
+    by_fast_path, by_django, passed_on = answers(path)
+
+    assert passed_on == 0
+    assert by_fast_path == by_django
