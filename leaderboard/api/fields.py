@@ -63,7 +63,7 @@ class StrictSlugField(StringOnly, serializers.SlugField):
 
 def region_field(**kwargs) -> "StrictSlugField":
     """One of a game's regions, where a call may name one (the service judges which are the game's)."""
-    return StrictSlugField(max_length=REGION_MAX_LENGTH, required=False, **kwargs)
+    return StrictSlugField(max_length=REGION_MAX_LENGTH, **{"required": False, **kwargs})
 
 
 class QueryIntegerField(serializers.IntegerField):

@@ -71,6 +71,15 @@ class GameOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class RegionalStandingOutput(serializers.Serializer):
+    game_id = serializers.CharField()
+    player_id = serializers.CharField()
+    region = serializers.CharField()
+    score = serializers.IntegerField()
+    rank = serializers.IntegerField(allow_null=True, help_text="across every region")
+    regional_rank = serializers.IntegerField(allow_null=True)
+
+
 class GamesOutput(serializers.Serializer):
     games = GameOutput(many=True)
 

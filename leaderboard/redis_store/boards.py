@@ -39,12 +39,15 @@ SCRIPT_BATCH = 1000
 
 @dataclass(frozen=True, slots=True)
 class MirroredEntry:
-    """A committed score's effect on its board: the entry's new state, or None if unchanged."""
+    """A committed score's effect on its board: the entry's new state, or None if unchanged. A
+    player moved to another region's board leaves `moved_from` once the entry is on `board`, so
+    a reader finds them on one board or both (the same encoded score), never on neither."""
 
     board: str
     rules: BoardRules
     member: str
     encoded: int | None
+    moved_from: str | None = None
 
 
 def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
@@ -58,6 +61,10 @@ def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
     for entry in entries:
         if entry.encoded is not None:
             writes.append(("script", "set_entries", _entry_keys(entry.board), [entry.encoded, entry.member]))
+        if entry.moved_from is not None:
+            writes += [
+                ("ZREM", key, entry.member) for key in (board_key(entry.moved_from), rebuild_key(entry.moved_from))
+            ]
         writes.append(("DEL", profile_key(entry.member)))
     boards = list(dict.fromkeys(entry.board for entry in entries))
     regional = [entry for entry in entries if entry.rules.regions]

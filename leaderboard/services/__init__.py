@@ -17,6 +17,7 @@ from ..writes import (
 from .games import RULE_FIELDS, boards, create_game, game, games, scoring_games, update_game
 from .keys import Caller, authenticate_api_key, checked_keys, create_api_key, revoke_api_key
 from .profiles import GameEntry, Profile, player_profile
+from .regions import RegionalStanding, move_player
 from .scores import RecordedScore, submit_score
 from .serving import start_serving
 from .sessions import StartedSession, read_token, start_session
@@ -30,6 +31,7 @@ __all__ = [
     "Profile",
     "RebuildResult",
     "RecordedScore",
+    "RegionalStanding",
     "StartedSession",
     "Submission",
     "authenticate_api_key",
@@ -42,6 +44,7 @@ __all__ = [
     "drain_pending_mirrors",
     "game",
     "games",
+    "move_player",
     "player_profile",
     "read_token",
     "rebuild_all_boards",

@@ -623,3 +623,97 @@ def test_the_fast_path_answers_reads_of_a_game_with_regions_as_django_does(sprea
 
     assert passed_on == 0
     assert by_fast_path == by_django
+
+
+# --- moving a player --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def move(api, admin_key, django_capture_on_commit_callbacks):
+    def post(player_id: str, region, *, key: str | None = admin_key, game_id: str = "world"):
+        headers = {"HTTP_X_API_KEY": key} if key else {}
+        body = {} if region is None else {"region": region}
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post(f"/v1/games/{game_id}/players/{player_id}/region", body, format="json", **headers)
+
+    return post
+
+
+def test_an_admin_moves_a_player_to_another_region_and_gets_their_new_standing(spread, move, api, caplog):
+    before = api.get("/v1/leaderboard/rank", {"game_id": "world", "player_id": "ivy", "context": 0}).json()
+
+    with caplog.at_level("INFO", logger="leaderboard.services.regions"):
+        response = move("ivy", "na")
+
+    na = next(e for e in ranking_from_sql(region="na") if e["player_id"] == "ivy")
+    assert response.status_code == 200
+    assert response.json() == {
+        "game_id": "world", "player_id": "ivy", "region": "na", "score": 500, "rank": before["player"]["rank"],
+        "regional_rank": na["rank"],
+    }  # fmt: skip
+    assert regions_in_sql()["ivy"] == "na"
+    assert "ivy" in members("world@na") and "ivy" not in members("world@eu")
+    moved = [record for record in caplog.records if getattr(record, "event", None) == "player_moved"]
+    assert [(r.game_id, r.player_id, getattr(r, "from"), r.to) for r in moved] == [("world", "ivy", "eu", "na")]
+
+
+def test_after_a_move_every_read_agrees_with_sql(spread, move, api):
+    move("ivy", "apac")
+    move("bo", "eu")
+
+    page = api.get("/v1/leaderboard", {"game_id": "world", "top": 100}).json()
+    assert page == {"game_id": "world", "entries": ranking_from_sql(), "total_players": 10}
+    for region in REGIONS:
+        regional = api.get("/v1/leaderboard", {"game_id": "world", "region": region}).json()["entries"]
+        assert regional == without_region(ranking_from_sql(region=region))
+    assert sync_redis("--check").count("0 missing, 0 wrong, 0 extra") == 5
+
+
+def test_a_moved_players_later_scores_go_to_the_new_region(spread, move, send):
+    move("ivy", "na")
+
+    assert send("ivy", 990).status_code == 201
+    assert send("ivy", 995, "eu").status_code == 409
+    assert members("world@na")["ivy"] == redis_store.encode(
+        990, BoardEntry.objects.get(player__username="ivy").reached_seq
+    )
+
+
+def test_moving_a_player_to_their_own_region_changes_nothing(spread, move):
+    before = members("world@eu")
+
+    response = move("ivy", "eu")
+
+    assert (response.status_code, response.json()["region"]) == (200, "eu")
+    assert members("world@eu") == before
+
+
+def test_moving_needs_an_admin_key(spread, move):
+    server = services.create_api_key(name="game-server-2", scope="server")
+
+    assert move("ivy", "na", key=None).status_code == 401
+    assert move("ivy", "na", key=server).json()["error"] == "forbidden"
+    assert regions_in_sql()["ivy"] == "eu"
+
+
+@pytest.mark.parametrize(
+    "player, region, game, status, body",
+    [
+        (
+            "ivy",
+            "mars",
+            "world",
+            400,
+            error("invalid_request", {"region": ["Must be one of the game's regions: na, eu, apac."]}),
+        ),
+        ("ivy", None, "world", 400, error("invalid_request", {"region": ["This field is required."]})),
+        ("nobody", "na", "world", 404, error("player_not_ranked", "'nobody' has no score on this board.")),
+        ("ivy", "na", "nope", 404, error("game_not_found", "No board named 'nope'.")),
+        ("ivy", "na", "default", 400, error("invalid_request", {"region": ["This game has no regions."]})),
+    ],
+)
+def test_a_move_that_cannot_be_made_is_refused(spread, move, player, region, game, status, body):
+    response = move(player, region, game_id=game)
+
+    assert (response.status_code, response.json()) == (status, body)
+    assert regions_in_sql()["ivy"] == "eu"

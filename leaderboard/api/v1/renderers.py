@@ -68,3 +68,10 @@ def submission(accepted: services.Submission) -> dict:
         "id": str(accepted.id), "player_id": accepted.player_id, "game_id": accepted.game_id, "score": accepted.score,
         "rank": accepted.rank, "submitted_at": iso_utc(accepted.submitted_at),
     }  # fmt: skip
+
+
+def regional_standing(found: services.RegionalStanding) -> dict:
+    return {
+        "game_id": found.game_id, "player_id": found.player_id, "region": found.region, "score": found.score,
+        "rank": found.rank, "regional_rank": found.regional_rank,
+    }  # fmt: skip
