@@ -1,13 +1,16 @@
 """Games sharded by region: creating them, scoring on them, reading each region and the whole game
 exactly, and moving a player between regions."""
 
+from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import TestCase, override_settings
 
 from leaderboard import redis_store, services
+from leaderboard.exceptions import RegionMismatch
 from leaderboard.models import Board, BoardEntry
 from leaderboard.writes.rebuild import boards_not_whole
 
@@ -717,3 +720,31 @@ def test_a_move_that_cannot_be_made_is_refused(spread, move, player, region, gam
 
     assert (response.status_code, response.json()) == (status, body)
     assert regions_in_sql()["ivy"] == "eu"
+
+
+@pytest.mark.django_db(transaction=True)  # grouped writes run only outside a transaction of the caller's
+def test_concurrent_first_scores_naming_different_regions_leave_the_player_in_one(world):
+    named = ["na", "eu", "apac"] * 4
+
+    def score(region: str) -> str | None:
+        try:
+            services.submit_score(username="ana", points=100, board_slug="world", region=region)
+            return region
+        except RegionMismatch:
+            return None
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(named)) as pool:
+        accepted = list(pool.map(score, named))
+
+    (region,) = {found for found in accepted if found}
+    assert accepted == [found if found == region else None for found in named]
+    assert regions_in_sql() == {"ana": region}
+    assert {board: list(members(board)) for board in shards_of_world()} == {
+        board: ["ana"] if board == f"world@{region}" else [] for board in shards_of_world()
+    }
+
+
+def shards_of_world() -> list[str]:
+    return [redis_store.shard("world", region) for region in REGIONS]
