@@ -56,10 +56,6 @@ class KnownRegions:
 known_regions = KnownRegions()
 
 
-def shards(game: str, regions: tuple[str, ...]) -> list[str]:
-    return [redis_store.shard(game, region) for region in regions]
-
-
 class Around(NamedTuple):
     rules: BoardRules
     player: Located
@@ -75,7 +71,9 @@ def page(
 ) -> tuple[BoardRules, list[Located], int | None]:
     """(rules, the entries from 0-based global position offset, the players on every shard if
     asked): the best offset + top of each shard hold the global ones."""
-    rules, sizes, tops = redis_store.regions.tops(shards(game, regions), offset + top, total=count_players)
+    rules, sizes, tops = redis_store.regions.tops(
+        redis_store.region_boards(game, regions), offset + top, total=count_players
+    )
     merged = merge(regions, tops, best_first=True)[offset : offset + top]
     return rules, merged, None if sizes is None else sum(sizes)
 
@@ -83,7 +81,7 @@ def page(
 def around(game: str, regions: tuple[str, ...], player_id: str, context: int, *, total: bool) -> Around:
     """The player's global and regional rank with up to `context` entries on each side;
     PlayerNotRanked if the player has no entry."""
-    boards = shards(game, regions)
+    boards = redis_store.region_boards(game, regions)
     rules, sizes, found = redis_store.regions.scores(boards, [player_id], total=total)
     mine = next(
         (Located(s[0], player_id, region) for s, region in zip(found, regions, strict=True) if s[0] is not None), None
@@ -100,26 +98,27 @@ def around(game: str, regions: tuple[str, ...], player_id: str, context: int, *,
 
 def ranked(game: str, regions: tuple[str, ...], player_ids: list[str]) -> tuple[BoardRules, list[tuple[int, Located]]]:
     """(rules, (global rank, entry) of those players who have an entry)."""
-    boards = shards(game, regions)
+    boards = redis_store.region_boards(game, regions)
     rules, _sizes, found = redis_store.regions.scores(boards, player_ids, total=False)
     located = []
     for i, member in enumerate(player_ids):
         shard = next((j for j, scores in enumerate(found) if scores[i] is not None), None)
         if shard is not None:
             located.append(Located(found[shard][i], member, regions[shard]))
-    counts = redis_store.regions.counts_above(boards, [entry.encoded for entry in located])
-    return rules, [(1 + sum(above), entry) for entry, above in zip(located, counts, strict=True)]
+    counts = redis_store.regions.counts_above([(boards, entry.encoded) for entry in located])
+    return rules, [(1 + above, entry) for entry, above in zip(located, counts, strict=True)]
 
 
 def merge(regions: tuple[str, ...], lists: list[redis_store.regions.Scored], *, best_first: bool) -> list[Located]:
     """The shards' entries in one order, each member once."""
-    merged = sorted(
-        (
-            Located(encoded, member, region)
-            for region, scored in zip(regions, lists, strict=True)
-            for member, encoded in scored
-        ),
-        reverse=best_first,
-    )
-    seen: set[str] = set()
-    return [entry for entry in merged if not (entry.member in seen or seen.add(entry.member))]
+    found = [
+        Located(encoded, member, region)
+        for region, scored in zip(regions, lists, strict=True)
+        for member, encoded in scored
+    ]
+    merged, seen = [], set()
+    for entry in sorted(found, reverse=best_first):
+        if entry.member not in seen:
+            seen.add(entry.member)
+            merged.append(entry)
+    return merged

@@ -25,10 +25,11 @@ from .keys import (
     profile_key,
     rebuild_key,
     rebuild_lock_key,
+    region_boards,
     rules_of_header,
     run_id_key,
-    shard,
 )
+from .regions import counts_above
 
 REBUILD_KEY_TTL_SECONDS = 3600
 # A rebuild refreshes its lock with every batch; a rebuild that died frees the board after this.
@@ -90,15 +91,9 @@ def _rank_globally(entries: Sequence[MirroredEntry], ranks: list[int | None], sc
     """Replace the shard ranks of entries on games with regions by their ranks across every shard."""
     regional = [i for i, entry in enumerate(entries) if entry.rules.regions]
     counted = [(i, int(float(score))) for i, score in zip(regional, scores, strict=True) if ranks[i] is not None]
-    commands = []
-    for i, encoded in counted:
-        game = game_of(entries[i].board)
-        commands += [
-            ("ZCOUNT", board_key(shard(game, region)), f"({encoded}", "(+inf") for region in entries[i].rules.regions
-        ]
-    replies = iter(execute(commands) if commands else [])
-    for i, _encoded in counted:
-        ranks[i] = sum(next(replies) for _region in entries[i].rules.regions)
+    queries = [(region_boards(game_of(entries[i].board), entries[i].rules.regions), encoded) for i, encoded in counted]
+    for (i, _encoded), above in zip(counted, counts_above(queries), strict=True):
+        ranks[i] = above
 
 
 def set_entries(board: str, entries: Sequence[Entry]) -> None:

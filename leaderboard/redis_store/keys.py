@@ -83,9 +83,14 @@ def board_of(game: str, region: str) -> str:
     return shard(game, region) if region else game
 
 
+def region_boards(game: str, regions: tuple[str, ...]) -> list[str]:
+    """The boards of the game's regions, in the regions' order."""
+    return [shard(game, region) for region in regions]
+
+
 def game_boards(game: str, rules: BoardRules) -> list[str]:
     """Every board of the game: its one board, or its own (the header alone) and one per region."""
-    return [game, *(shard(game, region) for region in rules.regions)]
+    return [game, *region_boards(game, rules.regions)]
 
 
 def header(rules: BoardRules) -> str:

@@ -58,11 +58,11 @@ def around(boards: Sequence[str], encoded: int, context: int) -> tuple[list[int]
     return replies[0::3], [_scored(reply) for reply in replies[1::3]], [_scored(reply) for reply in replies[2::3]]
 
 
-def counts_above(boards: Sequence[str], encoded: Sequence[int]) -> list[list[int]]:
-    """For each encoded score, how many entries of each board rank above it."""
-    keys = [board_key(board) for board in boards]
-    replies = execute([("ZCOUNT", key, f"({score}", "(+inf") for score in encoded for key in keys]) if encoded else []
-    return [replies[i : i + len(keys)] for i in range(0, len(replies), len(keys))]
+def counts_above(queries: Sequence[tuple[Sequence[str], int]]) -> list[int]:
+    """For each (boards, encoded score), how many entries of those boards rank above the score."""
+    commands = [("ZCOUNT", board_key(board), f"({encoded}", "(+inf") for boards, encoded in queries for board in boards]
+    replies = iter(execute(commands) if commands else [])
+    return [sum(next(replies) for _board in boards) for boards, _encoded in queries]
 
 
 def _size(key: str) -> tuple:
