@@ -45,7 +45,7 @@ def leaderboard_page(
         return Page([_standing(rules, offset + 1 + i, entry) for i, entry in enumerate(merged)], total)
     board = _board(game_id, region)
     rules, total, window = _read(game_id, region, redis_store.page, board, offset, top, total=count_players)
-    if _learnt(game_id, region, rules):
+    if rules.regions and _learnt(game_id, region, rules):
         return leaderboard_page(game_id=game_id, top=top, offset=offset, count_players=count_players)
     return Page(_standings(rules, offset + 1, window), total)
 
@@ -56,7 +56,7 @@ def neighbourhood(*, game_id: str, player_id: str, context: int, region: str | N
     if regions := _merged_view(game_id, region):
         return _global_neighbourhood(game_id, regions, player_id, context)
     rules, total, found = _read(game_id, region, redis_store.around, _board(game_id, region), player_id, context)
-    if _learnt(game_id, region, rules):
+    if rules.regions and _learnt(game_id, region, rules):
         return neighbourhood(game_id=game_id, player_id=player_id, context=context)
     rank, window = _window(rules, player_id, context, found)
     mine = rank - window[0].rank
@@ -69,7 +69,7 @@ def standing(*, game_id: str, player_id: str) -> Standing:
     if regions := _merged_view(game_id, None):
         return _read(game_id, None, regional.around, game_id, regions, player_id, 0, total=False).player
     rules, _total, found = _read(game_id, None, redis_store.around, game_id, player_id, 0, total=False)
-    if _learnt(game_id, None, rules):
+    if rules.regions and _learnt(game_id, None, rules):
         return standing(game_id=game_id, player_id=player_id)
     return _window(rules, player_id, 0, found)[1][0]
 
@@ -82,7 +82,7 @@ def similar_players(*, game_id: str, player_id: str, size: int, region: str | No
     else:
         board = _board(game_id, region)
         rules, _total, found = _read(game_id, region, redis_store.around, board, player_id, size, total=False)
-        if _learnt(game_id, region, rules):
+        if rules.regions and _learnt(game_id, region, rules):
             return similar_players(game_id=game_id, player_id=player_id, size=size)
         rank, window = _window(rules, player_id, size, found)
     others = sorted((s for s in window if s.rank != rank), key=lambda s: (abs(s.rank - rank), s.rank))
@@ -95,7 +95,7 @@ def standings_of(*, game_id: str, player_ids: list[str], region: str | None = No
         rules, found = _read(game_id, None, regional.ranked, game_id, regions, player_ids)
         return sorted(_standing(rules, rank, entry) for rank, entry in found)
     rules, found = _read(game_id, region, redis_store.entries_of, _board(game_id, region), player_ids)
-    if _learnt(game_id, region, rules):
+    if rules.regions and _learnt(game_id, region, rules):
         return standings_of(game_id=game_id, player_ids=player_ids)
     base, sign = rules.value_base()
     return sorted([Standing(rank + 1, member, base + sign * value) for member, rank, value in found])
@@ -143,10 +143,8 @@ def _board(game_id: str, region: str | None) -> str:
 
 
 def _learnt(game_id: str, region: str | None, rules: BoardRules) -> bool:
-    """Whether this read of the game's own board found a game with regions, which a read of the
-    whole game reads on their shards: the regions are known from now on."""
-    if not rules.regions:
-        return False
+    """A read of one board found a game with regions, known from now on: whether the read was of
+    the whole game, which is read on the regions' boards instead."""
     known_regions.learn(game_id, rules.regions)
     return region is None
 
