@@ -18,10 +18,13 @@ from .keys import (
     HEADER_SCORE,
     Entry,
     board_key,
+    decode_sequence,
     game_boards,
     game_of,
     header,
+    is_shard,
     lock_key,
+    moved_out_key,
     profile_key,
     rebuild_key,
     rebuild_lock_key,
@@ -60,12 +63,12 @@ def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
         return []
     writes = []
     for entry in entries:
+        if entry.moved_from is not None:
+            writes.append(("HDEL", moved_out_key(entry.board), entry.member))  # it may be moving back
         if entry.encoded is not None:
             writes.append(("script", "set_entries", _entry_keys(entry.board), [entry.encoded, entry.member]))
         if entry.moved_from is not None:
-            writes += [
-                ("ZREM", key, entry.member) for key in (board_key(entry.moved_from), rebuild_key(entry.moved_from))
-            ]
+            writes += _leave(entry.moved_from, entry.member, entry.encoded)
         writes.append(("DEL", profile_key(entry.member)))
     boards = list(dict.fromkeys(entry.board for entry in entries))
     regional = [entry for entry in entries if entry.rules.regions]
@@ -109,7 +112,18 @@ def set_entry(board: str, member: str, encoded: int) -> None:
 
 
 def _entry_keys(board: str) -> list[str]:
-    return [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
+    keys = [board_key(board), rebuild_key(board), rebuild_lock_key(board)]
+    return [*keys, moved_out_key(board)] if is_shard(board) else keys
+
+
+def _leave(board: str, member: str, encoded: int) -> list[tuple]:
+    """A moved player off the board they left, and kept off it: a late mirror of a score from
+    before the move must not bring them back."""
+    return [
+        ("HSET", moved_out_key(board), member, decode_sequence(encoded)),
+        ("ZREM", board_key(board), member),
+        ("ZREM", rebuild_key(board), member),
+    ]
 
 
 def whole_boards(boards: Sequence[str]) -> list[bool]:

@@ -50,6 +50,11 @@ def decode_rank_value(score: float | str) -> int:
     return int(float(score)) >> SEQUENCE_BITS
 
 
+def decode_sequence(encoded: int) -> int:
+    """The id of the submission that made the entry this state."""
+    return SEQUENCE_LIMIT - 1 - encoded % SEQUENCE_LIMIT
+
+
 @lru_cache(maxsize=1)
 def prefix() -> str:
     """REDIS_KEY_PREFIX, read once: keys are built on every call, and a setting costs a lookup."""
@@ -114,6 +119,16 @@ def rebuild_key(board: str) -> str:
 
 def rebuild_lock_key(board: str) -> str:
     return f"{board_key(board)}:rebuild-lock"
+
+
+def moved_out_key(board: str) -> str:
+    """The players moved out of a region's board: member -> the id of the submission that made
+    their entry when they left (set_entries.lua keeps late mirrors of older states off it)."""
+    return f"{board_key(board)}:moved-out"
+
+
+def is_shard(board: str) -> bool:
+    return SHARD_MARK in board
 
 
 def run_id_key() -> str:

@@ -31,8 +31,8 @@ class RegionalStanding:
 class MovePlayer(Work):
     """The player's entry moved to `region`, under the player's and the entry's row locks, so no
     score of theirs lands meanwhile; Redis sets it on the new region's board, then drops it from
-    the old one's. A score committed before the move whose mirror runs after it puts the player
-    back on the old board, where `sync_redis --check` shows them as extra until a rebuild."""
+    the old one's, which remembers them as moved out, so a late mirror of a score from before the
+    move does not put them back there."""
 
     game_id: str
     player_id: str

@@ -98,6 +98,11 @@ def members(board: str) -> dict[str, int]:
     return {member: int(score) for member, score in found if score != float("inf")}
 
 
+def encoded_in_sql(player: str, game: str = "world") -> int:
+    entry = BoardEntry.objects.select_related("board").get(board__slug=game, player__username=player)
+    return redis_store.encode(entry.board.rules.rank_value(entry.value), entry.reached_seq)
+
+
 def regions_in_sql(game: str = "world") -> dict[str, str]:
     entries = BoardEntry.objects.filter(board__slug=game).values_list("player__username", "region")
     return dict(entries)
@@ -677,9 +682,7 @@ def test_a_moved_players_later_scores_go_to_the_new_region(spread, move, send):
 
     assert send("ivy", 990).status_code == 201
     assert send("ivy", 995, "eu").status_code == 409
-    assert members("world@na")["ivy"] == redis_store.encode(
-        990, BoardEntry.objects.get(player__username="ivy").reached_seq
-    )
+    assert members("world@na")["ivy"] == encoded_in_sql("ivy")
 
 
 def test_moving_a_player_to_their_own_region_changes_nothing(spread, move):
@@ -748,3 +751,23 @@ def test_concurrent_first_scores_naming_different_regions_leave_the_player_in_on
 
 def shards_of_world() -> list[str]:
     return [redis_store.shard("world", region) for region in REGIONS]
+
+
+def test_a_late_mirror_of_a_score_from_before_a_move_stays_off_the_old_region(spread, move):
+    before = members("world@eu")["ivy"]
+    move("ivy", "na")
+
+    rules = services.game(slug="world").rules
+    redis_store.mirror([redis_store.MirroredEntry("world@eu", rules, "ivy", before)])
+
+    assert "ivy" not in members("world@eu")
+    assert members("world@na")["ivy"] == before
+
+
+def test_a_player_moved_back_returns_to_their_first_region_and_scores_there(spread, move, send):
+    move("ivy", "na")
+    move("ivy", "eu")
+
+    assert "ivy" in members("world@eu") and "ivy" not in members("world@na")
+    assert send("ivy", 999).status_code == 201
+    assert members("world@eu")["ivy"] == encoded_in_sql("ivy")
