@@ -86,6 +86,21 @@ class InvalidGame(LeaderboardError):
         self.problems = problems
 
 
+class InvalidRegion(LeaderboardError):
+    """A region the game does not have, or none where the game needs one."""
+
+    @classmethod
+    def not_the_games(cls, regions: tuple[str, ...]) -> "InvalidRegion":
+        """A region named that is not one of these, the game's."""
+        return cls(
+            f"Must be one of the game's regions: {', '.join(regions)}." if regions else "This game has no regions."
+        )
+
+
+class RegionMismatch(LeaderboardError):
+    """A score naming a region other than the player's on the game (or than its session's)."""
+
+
 class PlayerNotFound(LeaderboardError):
     def __init__(self, username: str):
         super().__init__(f"No player {username!r}.")

@@ -13,6 +13,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from . import metrics, redis_store
 from .exceptions import BoardUnavailable
 from .models import Board, PendingMirror
+from .writes import shards
 
 
 def database_status() -> str:
@@ -39,13 +40,13 @@ def redis_cluster() -> dict | None:
         state = redis_store.cluster_state()
         if state is None:
             return None
-        shards = redis_store.shards()
+        masters = redis_store.masters()
     except BoardUnavailable as error:
         return {"state": f"error: {error}", "shards": []}
     return {
         "state": state,
         "shards": [
-            {"slots": shard.slots, "master": shard.address, "replicas": list(shard.replicas)} for shard in shards
+            {"slots": master.slots, "master": master.address, "replicas": list(master.replicas)} for master in masters
         ],
     }
 
@@ -61,9 +62,16 @@ class _StateCollector:
         lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily("speedrank_catch_up_lag_seconds", "Age of the oldest waiting mirror", value=lag)
         sizes = GaugeMetricFamily("speedrank_board_players", "Entries on each board in Redis", labels=["board"])
+        # A game with regions reports each region's shard; its own board holds no entries.
+        names = [
+            shard.name
+            for board in Board.objects.order_by("slug")
+            for shard in shards(board)
+            if shard.region is not None
+        ]
         with suppress(BoardUnavailable):  # with Redis away, the sizes are simply not reported
-            for slug in Board.objects.values_list("slug", flat=True):
-                sizes.add_metric([slug], redis_store.total_members(slug))
+            for name, size in zip(names, redis_store.board_sizes(names), strict=True):
+                sizes.add_metric([name], size)
         yield sizes
 
 

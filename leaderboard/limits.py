@@ -17,3 +17,8 @@ ENCODABLE_POINTS_MAX = 2**POINTS_BITS - 1
 SEQUENCE_LIMIT = 2**SEQUENCE_BITS
 
 SESSION_SECONDS_DEFAULT = 3600
+
+# A game sharded by region: how many regions, and how long a region's slug may be.
+REGIONS_MIN = 2
+REGIONS_MAX = 16
+REGION_MAX_LENGTH = 16

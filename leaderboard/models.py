@@ -7,7 +7,13 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from .limits import ENCODABLE_POINTS_MAX, SEQUENCE_LIMIT, SESSION_SECONDS_DEFAULT, USERNAME_MAX_LENGTH
+from .limits import (
+    ENCODABLE_POINTS_MAX,
+    REGION_MAX_LENGTH,
+    SEQUENCE_LIMIT,
+    SESSION_SECONDS_DEFAULT,
+    USERNAME_MAX_LENGTH,
+)
 from .rules import BoardRules
 
 
@@ -35,6 +41,8 @@ class Board(models.Model):
     max_points = models.BigIntegerField(default=ENCODABLE_POINTS_MAX)
     max_points_per_second = models.FloatField(null=True, blank=True)
     max_session_seconds = models.PositiveIntegerField(default=SESSION_SECONDS_DEFAULT)
+    # The region slugs a game's board is sharded by, fixed once created; None: one board.
+    regions = models.JSONField(null=True, blank=True, default=None)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -55,7 +63,7 @@ class Board(models.Model):
 
     @property
     def rules(self) -> BoardRules:
-        return BoardRules(self.order, self.operator, self.min_points, self.max_points)
+        return BoardRules(self.order, self.operator, self.min_points, self.max_points, tuple(self.regions or ()))
 
 
 class Player(models.Model):
@@ -107,6 +115,8 @@ class BoardEntry(models.Model):
     reached_seq = models.BigIntegerField()
     submissions = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(db_default=Now(), db_index=True)
+    # The player's region on a game with regions (its first score named it); "" on other games.
+    region = models.CharField(max_length=REGION_MAX_LENGTH, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["board", "player"], name="board_entry_unique")]
@@ -123,6 +133,8 @@ class PlaySession(models.Model):
     player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="sessions")
     started_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
+    # The region the session's score goes to, if the session named one.
+    region = models.CharField(max_length=REGION_MAX_LENGTH, blank=True, default="", db_default="")
 
     def __str__(self) -> str:
         return str(self.id)

@@ -16,6 +16,8 @@ class BoardRules:
     operator: str
     min_score: int
     max_score: int
+    # A game sharded by region: its regions' slugs, in the order the game was created with; () for one board.
+    regions: tuple[str, ...] = ()
 
     def rank_value(self, value: int) -> int:
         return value - self.min_score if self.order == DESC else self.max_score - value

@@ -44,6 +44,8 @@ DOMAIN_ERRORS = {
     domain.IdempotencyKeyReused: (422, "idempotency_key_reused"),
     domain.GameAlreadyExists: (409, "game_exists"),
     domain.InvalidGame: (400, "invalid_request"),
+    domain.InvalidRegion: (400, "invalid_request"),
+    domain.RegionMismatch: (409, "region_mismatch"),
     domain.RebuildInProgress: (409, "rebuild_in_progress"),
 }
 # Framework errors in /v1/: the v1 error code of each.
@@ -112,6 +114,8 @@ def _domain_detail(exc: Exception):
         return exc.problems
     if isinstance(exc, domain.PointsOutOfRange):
         return {"score": [str(exc)]}
+    if isinstance(exc, domain.InvalidRegion):
+        return {"region": [str(exc)]}
     return str(exc)
 
 

@@ -12,7 +12,7 @@ import unicodedata
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from ..limits import USERNAME_MAX_LENGTH
+from ..limits import REGION_MAX_LENGTH, USERNAME_MAX_LENGTH
 
 _FORBIDDEN_CATEGORIES = {"Cc", "Cs"}  # control characters and lone surrogates
 _SLUG = re.compile(r"[-a-zA-Z0-9_]+")
@@ -59,6 +59,11 @@ class StrictSlugField(StringOnly, serializers.SlugField):
     def glance(self, data):
         plain = type(data) is str and len(data) <= self.max_length and _SLUG.fullmatch(data)
         return data if plain else MISS
+
+
+def region_field(**kwargs) -> "StrictSlugField":
+    """One of a game's regions, where a call may name one (the service judges which are the game's)."""
+    return StrictSlugField(max_length=REGION_MAX_LENGTH, **{"required": False, **kwargs})
 
 
 class QueryIntegerField(serializers.IntegerField):

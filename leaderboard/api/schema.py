@@ -67,7 +67,17 @@ class GameOutput(serializers.Serializer):
     max_score = serializers.IntegerField()
     max_points_per_second = serializers.FloatField(allow_null=True)
     max_session_seconds = serializers.IntegerField()
+    regions = serializers.ListField(child=serializers.CharField(), allow_null=True)
     created_at = serializers.DateTimeField()
+
+
+class RegionalStandingOutput(serializers.Serializer):
+    game_id = serializers.CharField()
+    player_id = serializers.CharField()
+    region = serializers.CharField()
+    score = serializers.IntegerField()
+    rank = serializers.IntegerField(allow_null=True, help_text="across every region")
+    regional_rank = serializers.IntegerField(allow_null=True)
 
 
 class GamesOutput(serializers.Serializer):
@@ -78,10 +88,12 @@ class StandingOutput(serializers.Serializer):
     rank = serializers.IntegerField()
     player_id = serializers.CharField()
     score = serializers.IntegerField()
+    region = serializers.CharField(required=False, help_text="on the global view of a game with regions")
 
 
 class RankedPlayerOutput(StandingOutput):
     percentile = serializers.FloatField()
+    regional_rank = serializers.IntegerField(required=False, help_text="on the global view of a game with regions")
 
 
 class LeaderboardOutput(serializers.Serializer):
@@ -112,6 +124,8 @@ class ProfileGameOutput(serializers.Serializer):
     score = serializers.IntegerField()
     rank = serializers.IntegerField(allow_null=True)
     submissions = serializers.IntegerField()
+    region = serializers.CharField(required=False, help_text="on a game with regions")
+    regional_rank = serializers.IntegerField(required=False, allow_null=True, help_text="on a game with regions")
 
 
 class ProfileOutput(serializers.Serializer):

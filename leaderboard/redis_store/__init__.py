@@ -1,10 +1,13 @@
 """The only package that speaks Redis: the client and scripts, key names and the score encoding,
-board writes and upkeep, board reads, rate limits, cached profiles, and the servers (a single
-Redis, or a cluster's masters) that hold it all."""
+board writes and upkeep, board reads (of one board, or across a game's region shards), rate
+limits, cached profiles, and the servers (a single Redis, or a cluster's masters) that hold it all."""
 
+from . import regions
 from .boards import (
     MirroredEntry,
     abandon_rebuild,
+    board_rules,
+    board_sizes,
     encoded_scores,
     iter_members,
     load_entries,
@@ -23,13 +26,17 @@ from .client import claim_rider, client, ping, riding
 from .keys import (
     Entry,
     board_key,
+    board_of,
     decode_rank_value,
     encode,
+    game_boards,
     header,
     rebuild_key,
     rebuild_lock_key,
+    region_boards,
     rules_of_header,
     run_id_key,
+    shard,
 )
 from .profiles import cache_profile, cached_profile, forget_profiles
 from .ratelimit import Charge, Verdict, settle_charges
@@ -38,11 +45,11 @@ from .servers import (
     boards_built_in,
     boards_in,
     cluster_state,
+    master_of,
+    masters,
     record_boards_built_in,
     run_ids,
-    shard_of,
-    shards,
-    stale_shards,
+    stale_slots,
 )
 
 __all__ = [
@@ -53,6 +60,9 @@ __all__ = [
     "abandon_rebuild",
     "around",
     "board_key",
+    "board_rules",
+    "board_sizes",
+    "board_of",
     "boards_in",
     "boards_built_in",
     "cache_profile",
@@ -65,6 +75,7 @@ __all__ = [
     "encoded_scores",
     "entries_of",
     "forget_profiles",
+    "game_boards",
     "iter_members",
     "load_entries",
     "mirror",
@@ -75,17 +86,20 @@ __all__ = [
     "rebuild_key",
     "rebuild_lock_key",
     "record_boards_built_in",
+    "region_boards",
+    "regions",
     "release_lock",
     "riding",
     "rules_of_header",
     "header",
     "run_id_key",
+    "master_of",
+    "masters",
     "run_ids",
-    "shard_of",
-    "shards",
-    "stale_shards",
+    "stale_slots",
     "set_entries",
     "set_entry",
+    "shard",
     "settle_charges",
     "start_rebuild",
     "swap_in",

@@ -16,8 +16,8 @@ REFRESH_MIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
-class Shard:
-    """A master and the slots it serves: 'slots' names them ('0-5460'), the shard's identity."""
+class Master:
+    """A master, the slots it serves ('0-5460'; they name it in the recorded run ids) and its replicas."""
 
     slots: str
     address: str
@@ -85,19 +85,19 @@ class ClusterNodes:
                 raise redis.ConnectionError(str(error)) from error
             self._stale = False
 
-    def shards(self) -> list[Shard]:
+    def masters_by_slots(self) -> list[Master]:
         """Each master serving slots, with its replicas, in slot order, as a node of the cluster sees them."""
         nodes = self.cluster.cluster_nodes()
         replicas: dict[str, list[str]] = {}
         for address, node in nodes.items():
             if "slave" in node["flags"] and "fail" not in node["flags"]:
                 replicas.setdefault(node["master_id"], []).append(address)
-        shards = [
-            Shard(_slots(node["slots"]), address, tuple(sorted(replicas.get(node["node_id"], []))))
+        masters = [
+            Master(_slots(node["slots"]), address, tuple(sorted(replicas.get(node["node_id"], []))))
             for address, node in nodes.items()
             if "master" in node["flags"] and "fail" not in node["flags"] and node["slots"]
         ]
-        return sorted(shards, key=lambda shard: int(shard.slots.split("-")[0]))
+        return sorted(masters, key=lambda master: int(master.slots.split("-")[0]))
 
 
 def _slots(ranges: list[list[str]]) -> str:

@@ -15,6 +15,11 @@ board's rules: reads decode entries with them, and a board without its header is
 in a rebuild write the header; a player id cannot start with the header's control character.
 
 A board's keys share the hash tag {game}, so a script may touch them together on a cluster.
+
+A game with regions has one board per region, a shard named game@region (a game's slug has no
+'@', so no shard is named like a game): its own hash tag, so its own slot on a cluster. Each shard
+holds the game's header, which then also names the regions, and so does the game's own board,
+which holds nothing else: a read that does not know the game yet learns its regions there.
 """
 
 from functools import lru_cache
@@ -28,6 +33,7 @@ from ..rules import BoardRules
 
 HEADER_PREFIX = "\x00rules "
 HEADER_SCORE = "+inf"
+SHARD_MARK = "@"
 
 # A board entry to write: (encoded score, member), the order ZADD takes them in, so a batch of
 # rows from SQL goes to Redis without building an object per entry.
@@ -42,6 +48,11 @@ def encode(rank_value: int, sequence: int) -> int:
 
 def decode_rank_value(score: float | str) -> int:
     return int(float(score)) >> SEQUENCE_BITS
+
+
+def decode_sequence(encoded: int) -> int:
+    """The id of the submission that made the entry this state."""
+    return SEQUENCE_LIMIT - 1 - encoded % SEQUENCE_LIMIT
 
 
 @lru_cache(maxsize=1)
@@ -62,9 +73,35 @@ def board_key(board: str) -> str:
     return f"{prefix()}:board:{{{board}}}"
 
 
+def shard(game: str, region: str) -> str:
+    """The board of one region of a game."""
+    return f"{game}{SHARD_MARK}{region}"
+
+
+def game_of(board: str) -> str:
+    """The game a board belongs to: the game of a region's shard, else the board's own."""
+    return board.partition(SHARD_MARK)[0]
+
+
+def board_of(game: str, region: str) -> str:
+    """The board an entry of the game is on: its region's, or the game's one board ("" region)."""
+    return shard(game, region) if region else game
+
+
+def region_boards(game: str, regions: tuple[str, ...]) -> list[str]:
+    """The boards of the game's regions, in the regions' order."""
+    return [shard(game, region) for region in regions]
+
+
+def game_boards(game: str, rules: BoardRules) -> list[str]:
+    """Every board of the game: its one board, or its own (the header alone) and one per region."""
+    return [game, *region_boards(game, rules.regions)]
+
+
 def header(rules: BoardRules) -> str:
-    """The board's header member, naming its rules."""
-    return f"{HEADER_PREFIX}{rules.order} {rules.operator} {rules.min_score} {rules.max_score}"
+    """The board's header member, naming its rules (and its game's regions, if it has any)."""
+    named = f"{HEADER_PREFIX}{rules.order} {rules.operator} {rules.min_score} {rules.max_score}"
+    return f"{named} {','.join(rules.regions)}" if rules.regions else named
 
 
 @lru_cache(maxsize=1024)
@@ -72,8 +109,8 @@ def rules_of_header(member: str) -> BoardRules | None:
     """The rules a header names, or None if the member is no header (the board is not whole)."""
     if not member.startswith(HEADER_PREFIX):
         return None
-    order, operator, min_score, max_score = member[len(HEADER_PREFIX) :].split(" ")
-    return BoardRules(order, operator, int(min_score), int(max_score))
+    order, operator, min_score, max_score, *regions = member[len(HEADER_PREFIX) :].split(" ")
+    return BoardRules(order, operator, int(min_score), int(max_score), tuple(regions[0].split(",")) if regions else ())
 
 
 def rebuild_key(board: str) -> str:
@@ -82,6 +119,16 @@ def rebuild_key(board: str) -> str:
 
 def rebuild_lock_key(board: str) -> str:
     return f"{board_key(board)}:rebuild-lock"
+
+
+def moved_out_key(board: str) -> str:
+    """The players moved out of a region's board: member -> the id of the submission that made
+    their entry when they left (set_entries.lua keeps late mirrors of older states off it)."""
+    return f"{board_key(board)}:moved-out"
+
+
+def is_shard(board: str) -> bool:
+    return SHARD_MARK in board
 
 
 def run_id_key() -> str:

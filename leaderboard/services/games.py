@@ -1,5 +1,6 @@
 """Games (boards): creating and changing them, and looking them up to score on."""
 
+import re
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from django.db import IntegrityError
 
 from .. import writes
 from ..exceptions import BoardNotFound, GameAlreadyExists, InvalidGame
-from ..limits import ENCODABLE_POINTS_MAX
+from ..limits import ENCODABLE_POINTS_MAX, REGION_MAX_LENGTH, REGIONS_MAX, REGIONS_MIN
 from ..models import Board
 from ..rules import BoardRules
 from ..writes import AfterCommit, Work
@@ -16,8 +17,9 @@ from ..writes import AfterCommit, Work
 # Settings a game may change after creation; its rules (its id, order, operator and range, named
 # as the API names them) stay fixed.
 MUTABLE_FIELDS = ("name", "max_points_per_second", "max_session_seconds")
-RULE_FIELDS = frozenset({"game_id", "order", "operator", "min_score", "max_score"})
+RULE_FIELDS = frozenset({"game_id", "order", "operator", "min_score", "max_score", "regions"})
 FIXED = "cannot be changed once the game exists"
+REGION_SLUG = re.compile(rf"[a-z0-9_-]{{1,{REGION_MAX_LENGTH}}}")
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,14 @@ class CreateGame(Work):
     max_score: int
     max_points_per_second: float | None
     max_session_seconds: int
+    regions: tuple[str, ...] = ()
 
     def apply(self, after: AfterCommit) -> Board:
         board = Board(
             slug=self.slug, name=self.name, order=self.order, operator=self.operator,
             min_points=self.min_score, max_points=self.max_score,
             max_points_per_second=self.max_points_per_second, max_session_seconds=self.max_session_seconds,
+            regions=list(self.regions) or None,
         )  # fmt: skip
         board.save()
         after.publish_new_board(board.slug, board.rules)
@@ -65,9 +69,14 @@ def create_game(
     max_score: int,
     max_points_per_second: float | None,
     max_session_seconds: int,
+    regions: object = None,
 ) -> Board:
+    """A new game; with `regions` (2 to 16 distinct lowercase slugs), its board is sharded by region."""
     _check_range(min_score, max_score)
-    work = CreateGame(slug, name, order, operator, min_score, max_score, max_points_per_second, max_session_seconds)
+    work = CreateGame(
+        slug, name, order, operator, min_score, max_score, max_points_per_second, max_session_seconds,
+        _checked_regions(regions),
+    )  # fmt: skip
     try:
         return writes.commit(work)
     except IntegrityError:
@@ -142,3 +151,20 @@ def _check_range(min_score: int, max_score: int) -> None:
     if max_score - min_score > ENCODABLE_POINTS_MAX:
         problem = f"max_score - min_score must be at most {ENCODABLE_POINTS_MAX:,} (exact encoding)"
         raise InvalidGame({"max_score": [problem]})
+
+
+def _checked_regions(regions: object) -> tuple[str, ...]:
+    """The regions as a game keeps them (() for none); InvalidGame naming the problem."""
+    if regions is None:
+        return ()
+    if not isinstance(regions, list):
+        problem = "must be a list of region slugs"
+    elif not REGIONS_MIN <= len(regions) <= REGIONS_MAX:
+        problem = f"must name from {REGIONS_MIN} to {REGIONS_MAX} regions"
+    elif not all(isinstance(region, str) and REGION_SLUG.fullmatch(region) for region in regions):
+        problem = f"each region must be a lowercase slug (a-z, 0-9, '-', '_') of at most {REGION_MAX_LENGTH} characters"
+    elif len(set(regions)) != len(regions):
+        problem = "must not name a region twice"
+    else:
+        return tuple(regions)
+    raise InvalidGame({"regions": [problem]})

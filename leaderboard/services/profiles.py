@@ -7,8 +7,8 @@ from datetime import datetime
 
 import orjson
 
-from .. import redis_store
-from ..exceptions import BoardUnavailable, PlayerNotFound
+from .. import redis_store, regional
+from ..exceptions import BoardUnavailable, PlayerNotFound, PlayerNotRanked
 from ..models import BoardEntry, Player
 from ..timestamps import iso_utc
 
@@ -17,8 +17,10 @@ from ..timestamps import iso_utc
 class GameEntry:
     game_id: str
     score: int
-    rank: int | None
+    rank: int | None  # on a game with regions, the global rank
     submissions: int
+    region: str | None = None  # on a game with regions
+    regional_rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +57,13 @@ def _build(player_id: str) -> Profile:
     if player is None:
         raise PlayerNotFound(player_id)
     entries = list(BoardEntry.objects.filter(player=player).select_related("board").order_by("board__slug"))
-    ranks = _ranks(player_id, [entry.board.slug for entry in entries])
+    plain = [entry for entry in entries if not entry.board.regions]
+    ranks = dict(zip(plain, _ranks(player_id, [entry.board.slug for entry in plain]), strict=True))
     games = [
-        GameEntry(entry.board.slug, entry.value, rank, entry.submissions)
-        for entry, rank in zip(entries, ranks, strict=True)
+        GameEntry(entry.board.slug, entry.value, ranks[entry], entry.submissions)
+        if entry in ranks
+        else _regional_entry(player_id, entry)
+        for entry in entries
     ]
     return Profile(player_id, player.created_at, games)
 
@@ -68,6 +73,17 @@ def _ranks(player_id: str, boards: list[str]) -> list[int | None]:
         return [None if rank is None else rank + 1 for rank in redis_store.ranks_of(player_id, boards)]
     except BoardUnavailable:
         return [None] * len(boards)
+
+
+def _regional_entry(player_id: str, entry: BoardEntry) -> GameEntry:
+    """The entry on a game with regions: its global and regional ranks, read across the shards."""
+    game = entry.board
+    try:
+        found = regional.around(game.slug, tuple(game.regions), player_id, 0, total=False)
+        rank, regional_rank = found.rank, found.regional_rank
+    except (BoardUnavailable, PlayerNotRanked):  # not mirrored yet, or Redis cannot say now
+        rank = regional_rank = None
+    return GameEntry(game.slug, entry.value, rank, entry.submissions, entry.region, regional_rank)
 
 
 def _cache(profile: Profile) -> None:

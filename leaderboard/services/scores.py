@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from .. import redis_store, writes
-from ..exceptions import PointsOutOfRange, TotalOutOfRange
+from ..exceptions import InvalidRegion, PointsOutOfRange, RegionMismatch, TotalOutOfRange
 from ..limits import DEFAULT_BOARD_SLUG
 from ..writes import AfterCommit, Work
 from . import rows
@@ -36,20 +36,46 @@ class RecordScore(Work):
     board: str
     username: str
     points: int
+    region: str = ""
 
     def apply(self, after: AfterCommit) -> RecordedScore:
-        return record(scoring_games.get(self.board), self.username, self.points, after=after)
+        return record(scoring_games.get(self.board), self.username, self.points, after=after, region=self.region)
 
 
-def submit_score(*, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG) -> RecordedScore:
-    """The seed API's write: record a score on a board by its slug."""
-    check_points(scoring_games.get(board_slug), points)  # refused here, before anything is sent
-    return writes.commit(RecordScore(board_slug, username, points))
+def submit_score(
+    *, username: str, points: int, board_slug: str = DEFAULT_BOARD_SLUG, region: str = ""
+) -> RecordedScore:
+    """The seed API's write: record a score on a board by its slug (in a region, on a game with regions)."""
+    board = scoring_games.get(board_slug)
+    check_points(board, points)  # refused here, before anything is sent
+    check_region(board, region)
+    return writes.commit(RecordScore(board_slug, username, points, region))
 
 
 def check_points(board: ScoringGame, points: int) -> None:
     if not board.rules.accepts(points):
         raise PointsOutOfRange(points, board.rules.min_score, board.rules.max_score)
+
+
+def check_region(board: ScoringGame, region: str) -> None:
+    """A region named ("" for none) must be one of the game's."""
+    if region and region not in board.rules.regions:
+        raise InvalidRegion.not_the_games(board.rules.regions)
+
+
+def entry_region(board: ScoringGame, held: str | None, named: str) -> str:
+    """The region of the player's entry after a score naming `named` ("" for none), where the
+    player's entry is in region `held` (None: no entry yet). The first score on a game with
+    regions names the player's region; a later one may only name the same."""
+    if not board.rules.regions:
+        return ""
+    if held is None and not named:
+        raise InvalidRegion(
+            f"The player's first score must name one of the game's regions: {', '.join(board.rules.regions)}."
+        )
+    if held is not None and named and named != held:
+        raise RegionMismatch(f"The player's region on this game is {held!r}; this score names {named!r}.")
+    return held or named
 
 
 def record(
@@ -60,11 +86,14 @@ def record(
     after: AfterCommit,
     session_id: str | None = None,
     player_id: int | None = None,
+    region: str = "",
 ) -> RecordedScore:
     """Store one submission and the entry it makes, inside the caller's transaction; the entry is
     mirrored once it commits, and the score learns the player's rank then. `player_id`, if the
-    caller knows it (a session's player), saves looking the player up."""
+    caller knows it (a session's player), saves looking the player up. `region`: the region the
+    score names, checked here, under the player's lock, against the region of their entry."""
     check_points(board, points)
+    check_region(board, region)
     now = timezone.now()
     with connection.cursor() as cursor:
         if player_id is None:
@@ -72,9 +101,10 @@ def record(
         else:
             rows.lock_player(cursor, player_id)
         score = _insert_score(cursor, board, player_id, points, now, session_id)
-        value, changed = _apply(cursor, board, player_id, score)
+        value, changed, region = _apply(cursor, board, player_id, score, region)
     encoded = redis_store.encode(board.rules.rank_value(value), score.id) if changed else None
-    after.mirror(redis_store.MirroredEntry(board.slug, board.rules, username, encoded), score_id=score.id, ranked=score)
+    entry = redis_store.MirroredEntry(redis_store.board_of(board.slug, region), board.rules, username, encoded)
+    after.mirror(entry, score_id=score.id, ranked=score)
     return score
 
 
@@ -88,14 +118,16 @@ def _insert_score(cursor, board: ScoringGame, player_id: int, points: int, now: 
     return RecordedScore(score_id, points, now)
 
 
-def _apply(cursor, board: ScoringGame, player_id: int, score: RecordedScore) -> tuple[int, bool]:
-    """Move the player's entry as the board's operator says: (its value, whether it changed)."""
+def _apply(cursor, board: ScoringGame, player_id: int, score: RecordedScore, named: str) -> tuple[int, bool, str]:
+    """Move the player's entry as the board's operator says: (its value, whether it changed, its
+    region)."""
     cursor.execute(
-        f"SELECT id, value FROM {rows.ENTRIES} WHERE board_id = %s AND player_id = %s{rows.for_update()}",
+        f"SELECT id, value, region FROM {rows.ENTRIES} WHERE board_id = %s AND player_id = %s{rows.for_update()}",
         [board.id, player_id],
     )
     row = cursor.fetchone()
     current = row[1] if row else None
+    region = entry_region(board, row[2] if row else None, named)
     value = board.rules.next_value(current, score.points)
     if not board.rules.accepts(value):
         raise TotalOutOfRange(value, board.rules.min_score, board.rules.max_score)
@@ -103,11 +135,11 @@ def _apply(cursor, board: ScoringGame, player_id: int, score: RecordedScore) -> 
     if row is None:
         # ON CONFLICT: a concurrent first score (PostgreSQL) made the entry meanwhile; apply again.
         cursor.execute(
-            f"INSERT INTO {rows.ENTRIES} (board_id, player_id, value, reached_seq, submissions, updated_at) "
-            "VALUES (%s, %s, %s, %s, 1, %s) ON CONFLICT (board_id, player_id) DO NOTHING RETURNING id",
-            [board.id, player_id, value, score.id, updated_at],
+            f"INSERT INTO {rows.ENTRIES} (board_id, player_id, value, reached_seq, submissions, updated_at, region) "
+            "VALUES (%s, %s, %s, %s, 1, %s, %s) ON CONFLICT (board_id, player_id) DO NOTHING RETURNING id",
+            [board.id, player_id, value, score.id, updated_at, region],
         )
-        return (value, True) if cursor.fetchone() else _apply(cursor, board, player_id, score)
+        return (value, True, region) if cursor.fetchone() else _apply(cursor, board, player_id, score, named)
     changed = value != current
     cursor.execute(
         f"UPDATE {rows.ENTRIES} SET submissions = submissions + 1, updated_at = %s"
@@ -115,4 +147,4 @@ def _apply(cursor, board: ScoringGame, player_id: int, score: RecordedScore) -> 
         + " WHERE id = %s",
         [updated_at, *((value, score.id) if changed else ()), row[0]],
     )
-    return value, changed
+    return value, changed, region

@@ -13,6 +13,7 @@ from ..exceptions import InvalidToken
 from ..writes import AfterCommit, Work
 from . import rows
 from .games import scoring_games
+from .scores import check_region
 
 TOKEN_SALT = "speedrank.session-token"
 
@@ -45,6 +46,7 @@ class OpenedSession:
 class OpenSession(Work):
     player_id: str
     game_id: str
+    region: str = ""
 
     def apply(self, after: AfterCommit) -> OpenedSession:
         board = scoring_games.get(self.game_id)
@@ -59,9 +61,9 @@ class OpenSession(Work):
                 player = rows.player_id(cursor, self.player_id, started, lock=False)
             expires = started + timedelta(seconds=seconds)
             cursor.execute(
-                f"INSERT INTO {rows.SESSIONS} (id, board_id, player_id, started_at, expires_at) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [rows.session_key(session_id), board.id, player, rows.to_db(started), rows.to_db(expires)],
+                f"INSERT INTO {rows.SESSIONS} (id, board_id, player_id, started_at, expires_at, region) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [rows.session_key(session_id), board.id, player, rows.to_db(started), rows.to_db(expires), self.region],
             )
         return OpenedSession(str(session_id), started, expires)
 
@@ -72,10 +74,11 @@ _BOARD_AND_PLAYER_SQL = (
 )
 
 
-def start_session(*, player_id: str, game_id: str) -> StartedSession:
-    """Open a session for the player (created on first sight) on the game, with its token."""
-    scoring_games.get(game_id)  # BoardNotFound here, before anything is sent
-    session = writes.commit(OpenSession(player_id, game_id))
+def start_session(*, player_id: str, game_id: str, region: str = "") -> StartedSession:
+    """Open a session for the player (created on first sight) on the game, with its token; a
+    region named is where the session's score goes."""
+    check_region(scoring_games.get(game_id), region)  # BoardNotFound or InvalidRegion here, before anything is sent
+    session = writes.commit(OpenSession(player_id, game_id, region))
     claims = {"s": session.id, "p": player_id, "g": game_id}
     token = signing.dumps(claims, salt=TOKEN_SALT, compress=True)
     return StartedSession(session.id, token, player_id, game_id, session.started_at, session.expires_at)
@@ -103,6 +106,7 @@ class SessionInPlay:
     started_at: datetime
     max_points_per_second: float | None
     scored: bool
+    region: str
 
 
 def session_in_play(cursor, claims: TokenClaims) -> SessionInPlay:
@@ -111,15 +115,17 @@ def session_in_play(cursor, claims: TokenClaims) -> SessionInPlay:
     found = cursor.fetchone()
     if found is None:
         raise InvalidToken("The session token is for no known session.")
-    player_key, started_at, expires_at, game_id, max_points_per_second, scored = found
+    player_key, started_at, expires_at, game_id, max_points_per_second, scored, region = found
     if timezone.now() >= rows.from_db(expires_at):
         raise InvalidToken("The session has expired.")
     started_at = rows.from_db(started_at)
-    return SessionInPlay(claims.session_id, player_key, game_id, started_at, max_points_per_second, bool(scored))
+    return SessionInPlay(
+        claims.session_id, player_key, game_id, started_at, max_points_per_second, bool(scored), region
+    )
 
 
 _SESSION_SQL = (
     "SELECT s.player_id, s.started_at, s.expires_at, b.slug, b.max_points_per_second, "
-    f"EXISTS (SELECT 1 FROM {rows.SCORES} WHERE session_id = s.id) "
+    f"EXISTS (SELECT 1 FROM {rows.SCORES} WHERE session_id = s.id), s.region "
     f"FROM {rows.SESSIONS} s JOIN {rows.BOARDS} b ON b.id = s.board_id WHERE s.id = %s"
 )

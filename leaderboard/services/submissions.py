@@ -12,10 +12,12 @@ import orjson
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from .. import redis_store, writes
+from .. import redis_store, regional, writes
 from ..exceptions import (
     BoardUnavailable,
     IdempotencyKeyReused,
+    PlayerNotRanked,
+    RegionMismatch,
     ScoreExceedsSessionMaximum,
     SessionAlreadyScored,
     TokenMismatch,
@@ -26,7 +28,7 @@ from ..writes import AfterCommit, Work
 from . import rows
 from .games import scoring_games
 from .keys import Caller
-from .scores import RecordedScore, check_points, record
+from .scores import RecordedScore, check_points, check_region, record
 from .sessions import SessionInPlay, TokenClaims, session_in_play
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ def _submission(score: RecordedScore, game_id: str, player_id: str) -> Submissio
 class RecordSessionScore(Work):
     claims: TokenClaims
     score: int
+    region: str = ""
 
     def apply(self, after: AfterCommit) -> RecordedScore:
         with connection.cursor() as cursor:
@@ -77,18 +80,27 @@ class RecordSessionScore(Work):
         check_points(board, self.score)
         _check_session_rate(session, self.claims.player_id, self.score)
         return record(
-            board, self.claims.player_id, self.score, after=after, session_id=session.id, player_id=session.player_key
-        )
+            board, self.claims.player_id, self.score, after=after, session_id=session.id, player_id=session.player_key,
+            region=_session_region(session, self.region),
+        )  # fmt: skip
+
+
+def _session_region(session: SessionInPlay, named: str) -> str:
+    """The region a score through the session goes to: the session's, if it named one."""
+    if session.region and named and named != session.region:
+        raise RegionMismatch(f"The session's region is {session.region!r}; this score names {named!r}.")
+    return session.region or named
 
 
 def submit_session_score(
-    *, claims: TokenClaims, player_id: str, game_id: str, session_id: str, score: int
+    *, claims: TokenClaims, player_id: str, game_id: str, session_id: str, score: int, region: str = ""
 ) -> Submission:
     """Record the one score of a play session, checked against the time the session has run."""
     if (claims.player_id, claims.game_id, claims.session_id) != (player_id, game_id, session_id):
         raise TokenMismatch("The body's player_id, game_id and session_id must match the token's.")
+    check_region(scoring_games.get(game_id), region)  # refused here, before anything is sent
     try:
-        recorded = writes.commit(RecordSessionScore(claims, score))
+        recorded = writes.commit(RecordSessionScore(claims, score, region))
     except IntegrityError:
         raise SessionAlreadyScored(session_id) from None  # a concurrent submission won the race
     return _submission(recorded, game_id, player_id)
@@ -130,6 +142,7 @@ class RecordServerScore(Work):
     api_key_id: int
     idempotency_key: str | None = None
     request_hash: str = ""
+    region: str = ""
 
     def apply(self, after: AfterCommit) -> RecordedScore | IdempotencyRecord:
         if self.idempotency_key:
@@ -137,7 +150,8 @@ class RecordServerScore(Work):
                 kept = rows.kept_answer(cursor, self.api_key_id, self.idempotency_key)
             if kept is not None:
                 return kept
-        recorded = record(scoring_games.get(self.game_id), self.player_id, self.score, after=after)
+        board = scoring_games.get(self.game_id)
+        recorded = record(board, self.player_id, self.score, after=after, region=self.region)
         if self.idempotency_key:
             answer = IdempotencyRecord(
                 api_key_id=self.api_key_id, key=self.idempotency_key, request_hash=self.request_hash, status_code=201,
@@ -162,12 +176,14 @@ class KeepRank(Work):
 
 
 def submit_server_score(
-    *, caller: Caller, player_id: str, game_id: str, score: int, idempotency_key: str | None
+    *, caller: Caller, player_id: str, game_id: str, score: int, idempotency_key: str | None, region: str = ""
 ) -> Submission:
     """Record a score from a trusted server; with an idempotency key, a retry gets the first answer."""
-    check_points(scoring_games.get(game_id), score)  # refused here, before anything is sent
-    request_hash = _request_hash(player_id, game_id, score) if idempotency_key else ""
-    work = RecordServerScore(game_id, player_id, score, caller.key_id, idempotency_key, request_hash)
+    board = scoring_games.get(game_id)
+    check_points(board, score)  # refused here, before anything is sent
+    check_region(board, region)
+    request_hash = _request_hash(player_id, game_id, score, region) if idempotency_key else ""
+    work = RecordServerScore(game_id, player_id, score, caller.key_id, idempotency_key, request_hash, region)
     try:
         outcome = writes.commit(work)
     except IntegrityError:
@@ -205,13 +221,18 @@ def _replay(kept: IdempotencyRecord, request_hash: str) -> Submission:
 
 
 def _rank_now(game_id: str, player_id: str) -> int | None:
+    regions = scoring_games.get(game_id).rules.regions
     try:
+        if regions:
+            return regional.around(game_id, regions, player_id, 0, total=False).rank
         _rules, _total, found = redis_store.around(game_id, player_id, 0, total=False)
-    except BoardUnavailable:
+    except (BoardUnavailable, PlayerNotRanked):
         return None
     return found[0] + 1 if found else None
 
 
-def _request_hash(player_id: str, game_id: str, score: int) -> str:
-    canonical = orjson.dumps({"player_id": player_id, "game_id": game_id, "score": score}, option=orjson.OPT_SORT_KEYS)
+def _request_hash(player_id: str, game_id: str, score: int, region: str) -> str:
+    # A request naming no region hashes as it did before regions existed.
+    request = {"player_id": player_id, "game_id": game_id, "score": score} | ({"region": region} if region else {})
+    canonical = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()

@@ -23,7 +23,7 @@ from django.test import override_settings
 from pytest_redis import factories
 from rest_framework.test import APIClient
 
-from leaderboard import redis_store, services, writes
+from leaderboard import redis_store, selectors, services, writes
 from leaderboard.limits import DEFAULT_BOARD_NAME, DEFAULT_BOARD_SLUG, POINTS_MAX
 from leaderboard.models import Board
 from leaderboard.rules import BoardRules
@@ -72,6 +72,7 @@ def _games_looked_up_afresh():
     """Each test's database has its own games and keys, under the same slugs."""
     services.scoring_games.clear()
     services.checked_keys.clear()
+    selectors.known_regions.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -65,7 +65,7 @@ def patch(api, admin_key):
 def as_created(payload: dict) -> dict:
     """The game as the API shows it: the payload plus its created_at, read from SQL."""
     created = Board.objects.get(slug=payload["game_id"]).created_at
-    return {**payload, "created_at": created.isoformat().replace("+00:00", "Z")}
+    return {"regions": None, **payload, "created_at": created.isoformat().replace("+00:00", "Z")}
 
 
 def error(code: str, detail) -> dict:
@@ -236,6 +236,7 @@ def test_the_game_list_shows_every_game_by_game_id(create, api):
         "max_score": 1_000_000,
         "max_points_per_second": None,
         "max_session_seconds": 3600,
+        "regions": None,
         "created_at": default,
     }
     assert response.status_code == 200
@@ -281,7 +282,8 @@ def test_patching_the_rate_and_session_length_changes_only_those(create, patch):
 
 
 @pytest.mark.parametrize(
-    "field, value", [("order", "asc"), ("operator", "latest"), ("min_score", -5), ("game_id", "x")]
+    "field, value",
+    [("order", "asc"), ("operator", "latest"), ("min_score", -5), ("game_id", "x"), ("regions", ["na", "eu"])],
 )
 def test_patching_a_rule_fixed_at_creation_is_400_and_changes_nothing(create, patch, field, value):
     create(CHESS)

@@ -13,7 +13,7 @@ from django.db import connection
 from prometheus_client import REGISTRY
 
 from leaderboard import redis_store, services, writes
-from leaderboard.exceptions import BoardNotFound, PointsOutOfRange, RateLimited
+from leaderboard.exceptions import BoardNotFound, PointsOutOfRange, RateLimited, RegionMismatch
 from leaderboard.models import BoardEntry, IdempotencyRecord, Player, Score
 from leaderboard.redis_store import Charge
 from leaderboard.services.scores import RecordScore
@@ -164,6 +164,20 @@ def test_a_submission_the_write_server_refuses_is_written_nowhere_and_refused_wi
 def test_a_submission_for_a_board_the_write_server_does_not_know_is_refused(writer):
     with pytest.raises(BoardNotFound, match="No board named 'nope'"):
         send(RecordScore("nope", "amy", 1))
+
+
+def test_the_write_server_holds_a_player_to_their_first_region_and_mirrors_to_its_board(writer):
+    make_game("world", regions=["na", "eu"])
+
+    first = send(RecordScore("world", "amy", 40, "eu"))
+    later = send(RecordScore("world", "amy", 50))
+    with pytest.raises(RegionMismatch, match="region on this game is 'eu'"):
+        send(RecordScore("world", "amy", 60, "na"))
+
+    assert (first.rank, later.rank) == (1, 1)
+    assert list(BoardEntry.objects.values_list("region", "value")) == [("eu", 50)]
+    assert redis_store.client().zscore(redis_store.board_key("world@eu"), "amy") == redis_store.encode(50, later.id)
+    assert redis_store.client().zscore(redis_store.board_key("world@na"), "amy") is None
 
 
 def test_without_a_write_server_the_submitter_writes_itself(default_board):

@@ -6,10 +6,14 @@ from .boundary import process_boundary
 from .rebuild import (
     BoardDrift,
     RebuildResult,
+    Shard,
     check_board,
+    check_shard,
     rebuild_all_boards,
     rebuild_board,
+    rebuild_shard,
     rebuilding_all_boards,
+    shards,
 )
 from .repairs import check_redis_when_back, repair_board
 from .replay import drain_pending_mirrors, replay_recent_entries, write_current_entries
@@ -21,19 +25,23 @@ __all__ = [
     "AfterCommit",
     "BoardDrift",
     "RebuildResult",
+    "Shard",
     "Work",
     "WriteServer",
     "WriteServerSupervisor",
     "check_board",
     "check_redis_when_back",
+    "check_shard",
     "commit",
     "drain_pending_mirrors",
     "process_boundary",
     "rebuild_all_boards",
     "rebuild_board",
+    "rebuild_shard",
     "rebuilding_all_boards",
     "replay_recent_entries",
     "repair_board",
+    "shards",
     "socket_path",
     "write_current_entries",
 ]

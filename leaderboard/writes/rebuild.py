@@ -2,7 +2,8 @@
 Redis restarted or lost data.
 
 A rebuild streams each player's entry into the board's rebuild key, which live writes also reach
-while it runs, and swaps it in atomically, so readers never see a partial board.
+while it runs, and swaps it in atomically, so readers never see a partial board. A game with
+regions is rebuilt shard by shard, each from its region's entries.
 """
 
 import logging
@@ -33,10 +34,29 @@ ENTRIES_SQL = f"""
     SELECT ({{rank_value}}) * {SEQUENCE_LIMIT} + {SEQUENCE_LIMIT - 1} - entry.reached_seq AS encoded, player.username
     FROM {BoardEntry._meta.db_table} AS entry
     JOIN {Player._meta.db_table} AS player ON player.id = entry.player_id
-    WHERE entry.board_id = %s
+    WHERE entry.board_id = %s AND entry.region = %s
     ORDER BY encoded DESC
 """
 RANK_VALUE_SQL = {DESC: "entry.value - %s", ASC: "%s - entry.value"}
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One Redis board of a game, and the region whose entries it holds: "" (everyone's) on a game
+    without regions; None (nobody's) for a game with regions' own board, which holds its header."""
+
+    name: str
+    region: str | None
+
+
+def shards(board: Board) -> list[Shard]:
+    """The game's boards in Redis: its one board, or its own and one per region."""
+    if not board.regions:
+        return [Shard(board.slug, "")]
+    return [
+        Shard(board.slug, None),
+        *(Shard(redis_store.shard(board.slug, region), region) for region in board.regions),
+    ]
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,7 @@ class BoardDrift:
     missing: list[str] = field(default_factory=list)
     wrong: list[tuple[str, int, int]] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    held_by: str = ""  # the Redis server holding the board: its address and the slots it serves
 
     @property
     def clean(self) -> bool:
@@ -63,59 +84,89 @@ class BoardDrift:
 def rebuild_board(
     *, board: Board, chunk_size: int = CHUNK_SIZE, progress: Callable[[int], None] = None
 ) -> RebuildResult:
-    """Replace the board in Redis by every player's entry in SQL; one rebuild per board at a time."""
+    """Replace the game's boards in Redis by every player's entry in SQL, one shard after another."""
     started = time.perf_counter()
-    # The lock comes first: a score committed after it is also written to the rebuild key by
-    # its mirror, and one committed before it is in the SQL read that starts after it.
-    redis_store.start_rebuild(board.slug)
-    try:
-        loaded = _load_rebuild_key(board, chunk_size, progress)
-    except BaseException:
-        _abandon_rebuild(board)
-        raise
-    redis_store.swap_in(board.slug, board.rules)
+    loaded = sum(rebuild_shard(board=board, shard=shard, chunk_size=chunk_size, progress=progress).players
+                 for shard in shards(board))  # fmt: skip
     return RebuildResult(board.slug, loaded, time.perf_counter() - started)
 
 
-def _load_rebuild_key(board: Board, chunk_size: int, progress: Callable[[int], None] | None) -> int:
+def rebuild_shard(
+    *, board: Board, shard: Shard, chunk_size: int = CHUNK_SIZE, progress: Callable[[int], None] = None
+) -> RebuildResult:
+    """Replace one board of the game in Redis by its entries in SQL; one rebuild per board at a time."""
+    started = time.perf_counter()
+    # The lock comes first: a score committed after it is also written to the rebuild key by
+    # its mirror, and one committed before it is in the SQL read that starts after it.
+    redis_store.start_rebuild(shard.name)
+    try:
+        loaded = _load_rebuild_key(board, shard, chunk_size, progress)
+    except BaseException:
+        _abandon_rebuild(shard)
+        raise
+    redis_store.swap_in(shard.name, board.rules)
+    return RebuildResult(shard.name, loaded, time.perf_counter() - started)
+
+
+def _load_rebuild_key(board: Board, shard: Shard, chunk_size: int, progress: Callable[[int], None] | None) -> int:
     loaded = 0
-    for entries in entry_batches(board, batch_size=chunk_size):
-        redis_store.load_entries(board.slug, entries)
+    for entries in entry_batches(board, shard, batch_size=chunk_size):
+        redis_store.load_entries(shard.name, entries)
         loaded += len(entries)
         if progress:
             progress(len(entries))
     return loaded
 
 
-def _abandon_rebuild(board: Board) -> None:
+def _abandon_rebuild(shard: Shard) -> None:
     # If Redis itself failed, the lock and the key expire on their own.
     with suppress(BoardUnavailable):
-        redis_store.abandon_rebuild(board.slug)
+        redis_store.abandon_rebuild(shard.name)
 
 
-def entry_batches(board: Board, *, batch_size: int = CHUNK_SIZE) -> Iterator[list[redis_store.Entry]]:
-    """Every entry of the board, encoded, best first, in batches."""
+def entry_batches(board: Board, shard: Shard, *, batch_size: int = CHUNK_SIZE) -> Iterator[list[redis_store.Entry]]:
+    """Every entry of the shard, encoded, best first, in batches."""
+    if shard.region is None:
+        return
     sql = ENTRIES_SQL.format(rank_value=RANK_VALUE_SQL[board.order])
     bound = board.min_points if board.order == DESC else board.max_points
     # chunked_cursor streams (a server-side cursor on PostgreSQL), so memory stays flat.
     with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, [bound, board.id])
+        cursor.execute(sql, [bound, board.id, shard.region])
         while rows := cursor.fetchmany(batch_size):
             yield rows
 
 
 def check_board(*, board: Board, chunk_size: int = CHUNK_SIZE) -> BoardDrift:
-    """Compare the board in Redis with SQL without writing; scores that land meanwhile may show as drift."""
+    """The drift of every board of the game, as one (see check_shard)."""
     drift = BoardDrift(board.slug, board.rules)
-    for entries in entry_batches(board, batch_size=chunk_size):
-        found = redis_store.encoded_scores(board.slug, [member for _, member in entries])
+    for shard in shards(board):
+        found = check_shard(board=board, shard=shard, chunk_size=chunk_size)
+        drift.checked += found.checked
+        drift.missing += found.missing
+        drift.wrong += found.wrong
+        drift.extra += found.extra
+    return drift
+
+
+def check_shard(*, board: Board, shard: Shard, chunk_size: int = CHUNK_SIZE) -> BoardDrift:
+    """Compare one board of the game in Redis with SQL without writing; scores that land meanwhile
+    may show as drift."""
+    drift = BoardDrift(shard.name, board.rules, held_by=_held_by(shard.name))
+    for entries in entry_batches(board, shard, batch_size=chunk_size):
+        found = redis_store.encoded_scores(shard.name, [member for _, member in entries])
         for (expected, member), actual in zip(entries, found, strict=True):
             _compare(drift, member, expected, actual)
         drift.checked += len(entries)
     present = drift.checked - len(drift.missing)
-    if redis_store.total_members(board.slug) > present:
-        drift.extra = _extra_members(board)
+    if redis_store.total_members(shard.name) > present:
+        drift.extra = _extra_members(board, shard)
     return drift
+
+
+def _held_by(name: str) -> str:
+    master = redis_store.master_of(name, redis_store.masters())
+    return "" if master is None else f"{master.address} (slots {master.slots})"
 
 
 def _value(drift: BoardDrift, encoded: int) -> int:
@@ -129,14 +180,11 @@ def _compare(drift: BoardDrift, member: str, expected: int, actual: int | None) 
         drift.wrong.append((member, _value(drift, expected), _value(drift, actual)))
 
 
-def _extra_members(board: Board) -> list[str]:
+def _extra_members(board: Board, shard: Shard) -> list[str]:
     extra = []
-    for members in redis_store.iter_members(board.slug):
-        known = set(
-            BoardEntry.objects.filter(board=board, player__username__in=members).values_list(
-                "player__username", flat=True
-            )
-        )
+    for members in redis_store.iter_members(shard.name):
+        entries = BoardEntry.objects.filter(board=board, region=shard.region, player__username__in=members)
+        known = set(entries.values_list("player__username", flat=True))
         extra.extend(member for member in members if member not in known)
     return extra
 
@@ -158,10 +206,11 @@ def rebuild_all_boards() -> list[str]:
 
 
 def boards_not_whole() -> list[Board]:
-    """The boards Redis does not hold whole (no header): lost, or kept in an older layout."""
+    """The games Redis does not hold whole (a board without its header): lost, or kept in an older layout."""
     boards = list(Board.objects.order_by("slug"))
-    whole = redis_store.whole_boards([board.slug for board in boards])
-    return [board for board, is_whole in zip(boards, whole, strict=True) if not is_whole]
+    names = [shard.name for board in boards for shard in shards(board)]
+    whole = dict(zip(names, redis_store.whole_boards(names), strict=True))
+    return [board for board in boards if not all(whole[shard.name] for shard in shards(board))]
 
 
 def rebuild_boards(boards: list[Board]) -> list[str]:
@@ -179,18 +228,23 @@ def recover_if_needed() -> bool:
     (a restart or a failover changes the run id; data lost without one, FLUSHALL, loses the record):
     acknowledged mirrors may be gone, and only a rebuild restores them. One worker does it."""
     serving = redis_store.run_ids()
-    stale = redis_store.stale_shards(redis_store.boards_built_in(), serving)
+    stale = redis_store.stale_slots(redis_store.boards_built_in(), serving)
     if not stale or not redis_store.take_lock("recovery", RECOVERY_LOCK_SECONDS):
         return False
     try:
         boards = list(Board.objects.order_by("slug"))
-        affected = set(redis_store.boards_in(stale, [board.slug for board in boards]))
-        rebuilt = rebuild_boards([board for board in boards if board.slug in affected])
+        affected = [board for board in boards if _any_in(stale, board)]
+        rebuilt = rebuild_boards(affected)
         redis_store.record_boards_built_in(serving)
     finally:
         redis_store.release_lock("recovery")
     logger.warning(
         "redis restarted, failed over or lost data in slots %s; rebuilt %s", stale, rebuilt,
-        extra={"event": "recovery", "shards": stale, "boards": rebuilt},
+        extra={"event": "recovery", "slots": stale, "boards": rebuilt},
     )  # fmt: skip
     return True
+
+
+def _any_in(slots: list[str], board: Board) -> bool:
+    """Whether any of the game's boards in Redis (its regions' too) lives in these slots."""
+    return bool(redis_store.boards_in(slots, [shard.name for shard in shards(board)]))

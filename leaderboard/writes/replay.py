@@ -9,7 +9,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from .. import redis_store
-from ..models import Board, BoardEntry, PendingMirror, Score
+from ..models import BoardEntry, PendingMirror, Score
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def replay_recent_entries(*, seconds: int) -> int:
     recent = BoardEntry.objects.filter(updated_at__gte=since).select_related("board", "player").order_by("id")
     replayed = 0
     for board, entries in _by_board(recent.iterator(chunk_size=1000)).items():
-        redis_store.set_entries(board.slug, entries)
+        redis_store.set_entries(board, entries)
         replayed += len(entries)
     if replayed:
         logger.info("replayed %s recent entries", replayed, extra={"event": "catch_up_recent", "replayed": replayed})
@@ -59,19 +59,21 @@ def write_current_entries(score_ids: list[int]) -> None:
     """The current entries of these scores' players, from SQL to Redis, as a mirror writes them.
     Raises BoardUnavailable."""
     for board, entries in _current_entries(score_ids).items():
-        redis_store.set_entries(board.slug, entries)
+        redis_store.set_entries(board, entries)
         redis_store.forget_profiles([username for _encoded, username in entries])
 
 
-def _by_board(entries) -> dict[Board, list[redis_store.Entry]]:
-    boards: dict[Board, list[redis_store.Entry]] = {}
+def _by_board(entries) -> dict[str, list[redis_store.Entry]]:
+    """The entries by the Redis board each is on (its region's, on a game with regions)."""
+    boards: dict[str, list[redis_store.Entry]] = {}
     for entry in entries:
         encoded = redis_store.encode(entry.board.rules.rank_value(entry.value), entry.reached_seq)
-        boards.setdefault(entry.board, []).append((encoded, entry.player.username))
+        board = redis_store.board_of(entry.board.slug, entry.region)
+        boards.setdefault(board, []).append((encoded, entry.player.username))
     return boards
 
 
-def _current_entries(score_ids: list[int]) -> dict[Board, list[redis_store.Entry]]:
+def _current_entries(score_ids: list[int]) -> dict[str, list[redis_store.Entry]]:
     """The current entry, per board, of each player these scores belong to."""
     players_by_board: dict[int, set[int]] = {}
     for board_id, player_id in Score.objects.filter(id__in=score_ids).values_list("board_id", "player_id"):

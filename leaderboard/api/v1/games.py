@@ -8,8 +8,15 @@ from ...models import ApiKey, Board
 from .. import schema
 from ..endpoints import Endpoint
 from ..errors import Reply
-from ..fields import StrictCharField, StrictIntegerField, StrictNumberField, StrictSlugField
+from ..fields import (
+    StrictCharField,
+    StrictIntegerField,
+    StrictNumberField,
+    StrictSlugField,
+    region_field,
+)
 from . import renderers
+from .reads import ProfilePath
 
 
 class GameChanges(serializers.Serializer):
@@ -26,6 +33,10 @@ class GameInput(GameChanges):
     operator = serializers.ChoiceField(choices=Board.Operator.choices)
     min_score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
     max_score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
+    # As sent: the service says what is wrong with it.
+    regions = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="2 to 16 distinct lowercase region slugs"
+    )
 
 
 class Games(Endpoint):
@@ -60,4 +71,22 @@ class GameDetail(Endpoint):
         rules_named = services.RULE_FIELDS.intersection(request.data)
         return Reply(
             200, renderers.game(services.update_game(slug=game_id, rules_named=rules_named, **changes.validated_data))
+        )
+
+
+class MoveInput(serializers.Serializer):
+    region = region_field(required=True)
+
+
+class PlayerRegion(Endpoint):
+    @extend_schema(
+        request=MoveInput, parameters=[schema.API_KEY],
+        responses={200: schema.RegionalStandingOutput, **schema.v1_errors(400, 401, 403, 404, 411, 413, 415)},
+    )  # fmt: skip
+    def post(self, request, game_id, player_id) -> Reply:
+        self.require_key(ApiKey.Scope.ADMIN)
+        player_id = self.parse(ProfilePath, {"player_id": player_id})["player_id"]
+        region = self.parse(MoveInput, request.data)["region"]
+        return Reply(
+            200, renderers.regional_standing(services.move_player(game_id=game_id, player_id=player_id, region=region))
         )

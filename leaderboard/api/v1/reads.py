@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
 from ... import selectors, services
-from .. import schema
+from .. import fields, schema
 from ..endpoints import Endpoint
 from ..errors import Reply
 from ..fields import PlayerIdsField, QueryIntegerField, StrictSlugField, UsernameField, UsernameListField
@@ -16,8 +16,13 @@ PLAYER_IDS_MAX = 200
 PLAYER_IDS_QUERY_MAX_LENGTH = 600
 
 
+def region_field() -> StrictSlugField:
+    return fields.region_field(help_text="one of the game's regions: read that region's own board, with regional ranks")
+
+
 class LeaderboardQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
+    region = region_field()
     top = QueryIntegerField(min_value=1, max_value=100, default=10)
     offset = QueryIntegerField(min_value=0, max_value=10**9, default=0)
 
@@ -33,6 +38,7 @@ class Leaderboard(Endpoint):
 
 class RankQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
+    region = region_field()
     player_id = UsernameField()
     context = QueryIntegerField(min_value=0, max_value=50, default=5)
 
@@ -46,6 +52,7 @@ class LeaderboardRank(Endpoint):
 
 class PlayersQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
+    region = region_field()
     player_ids = PlayerIdsField(
         most=PLAYER_IDS_MAX, max_length=PLAYER_IDS_QUERY_MAX_LENGTH, help_text="comma-separated"
     )
@@ -53,6 +60,7 @@ class PlayersQuery(serializers.Serializer):
 
 class PlayersBody(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
+    region = region_field()
     player_ids = UsernameListField(child=UsernameField(), max_length=PLAYER_IDS_MAX)
 
 
@@ -69,7 +77,7 @@ class LeaderboardPlayers(Endpoint):
     )  # fmt: skip
     def post(self, request) -> Reply:
         data = self.parse(PlayersBody, request.data)
-        return self._standings({"game_id": data["game_id"], "player_ids": list(dict.fromkeys(data["player_ids"]))})
+        return self._standings(data | {"player_ids": list(dict.fromkeys(data["player_ids"]))})
 
     def _standings(self, query: dict) -> Reply:
         return Reply(200, renderers.standings(query["game_id"], selectors.standings_of(**query)))
@@ -77,6 +85,7 @@ class LeaderboardPlayers(Endpoint):
 
 class MatchmakingQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
+    region = region_field()
     player_id = UsernameField()
     size = QueryIntegerField(min_value=1, max_value=50, default=10)
 

@@ -7,7 +7,10 @@ from ...timestamps import iso_utc
 
 
 def entries(found: list[selectors.Standing]) -> list[dict]:
-    return [{"rank": rank, "player_id": player_id, "score": score} for rank, player_id, score in found]
+    """Standings as entries; on the global view of a game with regions, each names its region."""
+    if found and found[0].region is not None:
+        return [{"rank": s.rank, "player_id": s.player_id, "score": s.score, "region": s.region} for s in found]
+    return [{"rank": rank, "player_id": player_id, "score": score} for rank, player_id, score, _region in found]
 
 
 def page(game_id: str, found: selectors.Page) -> dict:
@@ -15,12 +18,11 @@ def page(game_id: str, found: selectors.Page) -> dict:
 
 
 def neighbourhood(found: selectors.Neighbourhood) -> dict:
-    rank, player_id, score = found.player
-    return {
-        "player": {"rank": rank, "player_id": player_id, "score": score, "percentile": found.percentile},
-        "above": entries(found.above),
-        "below": entries(found.below),
-    }
+    rank, player_id, score, region = found.player
+    player = {"rank": rank, "player_id": player_id, "score": score, "percentile": found.percentile}
+    if found.regional_rank is not None:
+        player |= {"region": region, "regional_rank": found.regional_rank}
+    return {"player": player, "above": entries(found.above), "below": entries(found.below)}
 
 
 def standings(game_id: str, found: list[selectors.Standing]) -> dict:
@@ -36,7 +38,7 @@ def game(board: Board) -> dict:
         "game_id": board.slug, "name": board.name, "order": board.order, "operator": board.operator,
         "min_score": board.min_points, "max_score": board.max_points,
         "max_points_per_second": board.max_points_per_second, "max_session_seconds": board.max_session_seconds,
-        "created_at": iso_utc(board.created_at),
+        "regions": board.regions, "created_at": iso_utc(board.created_at),
     }  # fmt: skip
 
 
@@ -52,15 +54,24 @@ def profile(found: services.Profile) -> dict:
     return {
         "player_id": found.player_id,
         "created_at": iso_utc(found.created_at),
-        "games": [
-            {"game_id": game.game_id, "score": game.score, "rank": game.rank, "submissions": game.submissions}
-            for game in found.games
-        ],
+        "games": [_profile_game(game) for game in found.games],
     }
+
+
+def _profile_game(game: services.GameEntry) -> dict:
+    shown = {"game_id": game.game_id, "score": game.score, "rank": game.rank, "submissions": game.submissions}
+    return shown if game.region is None else shown | {"region": game.region, "regional_rank": game.regional_rank}
 
 
 def submission(accepted: services.Submission) -> dict:
     return {
         "id": str(accepted.id), "player_id": accepted.player_id, "game_id": accepted.game_id, "score": accepted.score,
         "rank": accepted.rank, "submitted_at": iso_utc(accepted.submitted_at),
+    }  # fmt: skip
+
+
+def regional_standing(found: services.RegionalStanding) -> dict:
+    return {
+        "game_id": found.game_id, "player_id": found.player_id, "region": found.region, "score": found.score,
+        "rank": found.rank, "regional_rank": found.regional_rank,
     }  # fmt: skip

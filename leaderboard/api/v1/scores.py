@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from ... import services
 from ...models import ApiKey
-from .. import schema
+from .. import fields, schema
 from ..endpoints import Endpoint
 from ..errors import Reply
 from ..fields import HeaderField, StrictCharField, StrictIntegerField, StrictSlugField, UsernameField
@@ -14,9 +14,14 @@ from ..throttling import limit_player_writes
 from . import renderers
 
 
+def region_field() -> StrictSlugField:
+    return fields.region_field(default="", help_text="one of the game's regions: the player's, once named")
+
+
 class SessionInput(serializers.Serializer):
     player_id = UsernameField()
     game_id = StrictSlugField(max_length=64)
+    region = region_field()
 
 
 class Sessions(Endpoint):
@@ -35,6 +40,7 @@ class ServerScoreInput(serializers.Serializer):
     player_id = UsernameField()
     game_id = StrictSlugField(max_length=64)
     score = StrictIntegerField(min_value=-(2**52), max_value=2**52)
+    region = region_field()
 
 
 class SessionScoreInput(ServerScoreInput):

@@ -7,6 +7,11 @@ from . import games, reads, scores
 urlpatterns = [
     re_path(r"^games/?$", games.Games.as_view(), name="v1-games"),
     re_path(r"^games/(?P<game_id>[-a-zA-Z0-9_]+)/?$", games.GameDetail.as_view(), name="v1-game"),
+    re_path(
+        r"^games/(?P<game_id>[-a-zA-Z0-9_]+)/players/(?P<player_id>[^/]+)/region/?$",
+        games.PlayerRegion.as_view(),
+        name="v1-player-region",
+    ),  # fmt: skip
     re_path(r"^sessions/?$", scores.Sessions.as_view(), name="v1-sessions"),
     re_path(r"^scores/?$", scores.Scores.as_view(), name="v1-scores"),
     re_path(r"^leaderboard/?$", reads.Leaderboard.as_view(), name="v1-leaderboard"),

@@ -13,7 +13,10 @@ logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Rebuild every board (or --board NAME) in Redis from SQL; --check reports drift without writing."
+    help = (
+        "Rebuild every board (or --board NAME: a game, with its region shards) in Redis from SQL; "
+        "--check reports drift without writing, a line per board."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--board", metavar="NAME", help="only this board (its slug)")
@@ -46,24 +49,28 @@ class Command(BaseCommand):
         self.stdout.write(f"caught up: {queued} queued scores and {recent} entries changed in the last {seconds}s")
 
     def _check_all(self, boards) -> None:
-        drifted = [board.slug for board in boards if self._check(board)]
+        drifted = [shard.name for board in boards for shard in services.shards(board) if self._check(board, shard)]
         if drifted:
             raise CommandError(f"drift in {', '.join(drifted)}; run `manage.py sync_redis` to repair it")
 
     def _rebuild(self, board) -> None:
-        with tqdm(desc=f"rebuild {board.slug}", unit=" players", file=self.stderr, disable=None) as bar:
-            result = services.rebuild_board(board=board, progress=bar.update)
+        for shard in services.shards(board):
+            with tqdm(desc=f"rebuild {shard.name}", unit=" players", file=self.stderr, disable=None) as bar:
+                result = services.rebuild_shard(board=board, shard=shard, progress=bar.update)
+            self._rebuilt(result)
+
+    def _rebuilt(self, result) -> None:
         self.stdout.write(f"{result.board}: rebuilt {result.players} players in {result.seconds:.2f}s")
         logger.info(
             "rebuilt %s", result.board,
             extra={"event": "rebuild", "board": result.board, "players": result.players, "seconds": result.seconds},
         )  # fmt: skip
 
-    def _check(self, board) -> bool:
-        drift = services.check_board(board=board)
+    def _check(self, board, shard) -> bool:
+        drift = services.check_shard(board=board, shard=shard)
         self.stdout.write(
             f"{drift.board}: checked {drift.checked} players: {len(drift.missing)} missing, "
-            f"{len(drift.wrong)} wrong, {len(drift.extra)} extra"
+            f"{len(drift.wrong)} wrong, {len(drift.extra)} extra, on {drift.held_by}"
         )
         for member in drift.missing[:DRIFT_EXAMPLES]:
             self.stdout.write(f"  missing {member!r}")
