@@ -97,6 +97,16 @@ class InvalidRegion(LeaderboardError):
         )
 
 
+class GlobalViewTooDeep(LeaderboardError):
+    """A page of a game's global view past GLOBAL_VIEW_DEPTH_MAX: each region would be read that deep."""
+
+    def __init__(self, depth: int, deepest: int):
+        super().__init__(
+            f"offset + top is {depth}; the global view of a game with regions pages to rank {deepest} at most."
+            " Read one region's board (region=) to page further."
+        )
+
+
 class RegionMismatch(LeaderboardError):
     """A score naming a region other than the player's on the game (or than its session's)."""
 

@@ -22,3 +22,6 @@ SESSION_SECONDS_DEFAULT = 3600
 REGIONS_MIN = 2
 REGIONS_MAX = 16
 REGION_MAX_LENGTH = 16
+# The global view of a game with regions merges each region's best offset + top: it reads that
+# deep at most (a region's own board, read with region=, pages as deep as any board).
+GLOBAL_VIEW_DEPTH_MAX = 1_000

@@ -6,8 +6,15 @@ them merged into the exact global view (regional.py), whose standings name their
 from typing import NamedTuple
 
 from . import redis_store, regional, writes
-from .exceptions import BoardNotBuilt, BoardNotFound, BoardUnavailable, InvalidRegion, PlayerNotRanked
-from .limits import SEQUENCE_BITS
+from .exceptions import (
+    BoardNotBuilt,
+    BoardNotFound,
+    BoardUnavailable,
+    GlobalViewTooDeep,
+    InvalidRegion,
+    PlayerNotRanked,
+)
+from .limits import GLOBAL_VIEW_DEPTH_MAX, SEQUENCE_BITS
 from .regional import known_regions
 from .rules import BoardRules
 
@@ -40,6 +47,8 @@ def leaderboard_page(
     """`top` standings from rank offset + 1, and how many players the board has (if asked: the
     count costs a command more)."""
     if regions := _merged_view(game_id, region):
+        if offset + top > GLOBAL_VIEW_DEPTH_MAX:
+            raise GlobalViewTooDeep(offset + top, GLOBAL_VIEW_DEPTH_MAX)
         rules, merged, total = _read(game_id, None, regional.page, game_id, regions, top=top, offset=offset,
                                      count_players=count_players)  # fmt: skip
         return Page([_standing(rules, offset + 1 + i, entry) for i, entry in enumerate(merged)], total)

@@ -45,6 +45,7 @@ DOMAIN_ERRORS = {
     domain.GameAlreadyExists: (409, "game_exists"),
     domain.InvalidGame: (400, "invalid_request"),
     domain.InvalidRegion: (400, "invalid_request"),
+    domain.GlobalViewTooDeep: (400, "invalid_request"),
     domain.RegionMismatch: (409, "region_mismatch"),
     domain.RebuildInProgress: (409, "rebuild_in_progress"),
 }
@@ -116,6 +117,8 @@ def _domain_detail(exc: Exception):
         return {"score": [str(exc)]}
     if isinstance(exc, domain.InvalidRegion):
         return {"region": [str(exc)]}
+    if isinstance(exc, domain.GlobalViewTooDeep):
+        return {"offset": [str(exc)]}
     return str(exc)
 
 

@@ -12,6 +12,7 @@ from django.test import TestCase, override_settings
 
 from leaderboard import redis_store, services
 from leaderboard.exceptions import RegionMismatch
+from leaderboard.limits import GLOBAL_VIEW_DEPTH_MAX
 from leaderboard.models import Board, BoardEntry
 from leaderboard.writes.rebuild import boards_not_whole
 
@@ -437,6 +438,17 @@ def test_the_global_leaderboard_is_every_shard_merged_exactly(spread, api, top, 
     assert response.status_code == 200
     expected = ranking_from_sql()[offset : offset + top]
     assert response.json() == {"game_id": "world", "entries": expected, "total_players": 10}
+
+
+def test_the_global_leaderboard_pages_to_a_bounded_depth_and_a_region_pages_further(spread, api):
+    deepest = {"game_id": "world", "top": 10, "offset": GLOBAL_VIEW_DEPTH_MAX - 10}
+
+    assert api.get("/v1/leaderboard", deepest).json()["entries"] == []
+    too_deep = api.get("/v1/leaderboard", {**deepest, "offset": GLOBAL_VIEW_DEPTH_MAX - 9})
+    assert too_deep.status_code == 400
+    assert too_deep.json()["error"] == "invalid_request"
+    assert f"rank {GLOBAL_VIEW_DEPTH_MAX} at most" in too_deep.json()["detail"]["offset"][0]
+    assert api.get("/v1/leaderboard", {**deepest, "offset": 10**6, "region": REGIONS[0]}).status_code == 200
 
 
 def test_ties_across_regions_go_to_whoever_reached_the_score_first(spread, api):
