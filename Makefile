@@ -16,6 +16,8 @@ BENCH_HTTP_DATABASE ?= sqlite
 # The commit the seed scenarios are compared with side by side; none: no baseline.
 BENCH_BASELINE ?= 90b7c75
 BENCH_SCALE_SIZES ?= 10000,1000000,10000000
+# Players of bench-scale's sharded run (5 regions on a loopback Redis Cluster); 0: none.
+BENCH_SCALE_SHARDED ?= 10000000
 
 .PHONY: help install redis-server postgresql migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
 
@@ -26,7 +28,8 @@ help:
 	@echo "make test-fast   the same without the tests that start servers of their own"
 	@echo "make bench       SQL vs Redis reads and sync_redis at BENCH_PLAYERS players (default 1,000,000)"
 	@echo "make bench-http  HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
-	@echo "make bench-scale top-10, rank and neighbours latency and Redis bytes/player at BENCH_SCALE_SIZES (10k, 1M, 10M)"
+	@echo "make bench-scale top-10, rank and neighbours latency and Redis bytes/player at BENCH_SCALE_SIZES (10k, 1M, 10M),"
+	@echo "                 then BENCH_SCALE_SHARDED (10M) players over 5 regions on a loopback Redis Cluster"
 	@echo "make loadtest    Locust, headless, against LOADTEST_HOST (default http://127.0.0.1:8000)"
 
 install: $(STAMP) redis-server
@@ -139,7 +142,7 @@ bench-http: install $(if $(filter postgres,$(BENCH_HTTP_DATABASE)),postgresql)
 	  $(if $(BENCH_HTTP_SCENARIOS),--scenarios $(BENCH_HTTP_SCENARIOS))
 
 bench-scale: install
-	$(PY) benchmarks/bench_scale.py --sizes $(BENCH_SCALE_SIZES)
+	$(PY) benchmarks/bench_scale.py --sizes $(BENCH_SCALE_SIZES) --sharded $(BENCH_SCALE_SHARDED)
 
 loadtest: install
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt

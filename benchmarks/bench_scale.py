@@ -1,8 +1,10 @@
 """Whether the board's reads stay flat as it grows: top-10, rank and neighbours, and Redis memory per player.
 
-Run as `python benchmarks/bench_scale.py [--sizes 10000,1000000,10000000] [--repeats R]` (`make bench-scale`):
-it starts its own redis-server in a temporary directory, loads each board straight into Redis,
-prints medians and p99s per size, and leaves nothing behind.
+Run as `python benchmarks/bench_scale.py [--sizes 10000,1000000,10000000] [--repeats R] [--sharded N]`
+(`make bench-scale`): it starts its own redis-server in a temporary directory, loads each board
+straight into Redis, prints medians and p99s per size, and leaves nothing behind. With --sharded N,
+it also loads N players over 5 regions on a loopback Redis Cluster and reads their exact global
+view side by side with N players on one board (benchmarks/sharded.py).
 """
 
 import argparse
@@ -49,13 +51,14 @@ PASSED_THROUGH = ("REDIS_SOCKET_TIMEOUT", "REDIS_CONNECT_TIMEOUT")
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print_machine(args)
-    return with_private_redis("speedrank-scale-", lambda: run(args.sizes, args.repeats))
+    return with_private_redis("speedrank-scale-", lambda: run(args.sizes, args.repeats, args.sharded))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=sizes, default=sizes(DEFAULT_SIZES), help="comma-separated board sizes")
     parser.add_argument("--repeats", type=positive, default=2_000, help="timed calls per read and size")
+    parser.add_argument("--sharded", type=int, default=0, help="players of the sharded run on a cluster; 0: none")
     return parser.parse_args(argv)
 
 
@@ -208,9 +211,13 @@ def print_ratios(samples: dict[int, dict[str, list[float]]]) -> None:
 # --- the run ----------------------------------------------------------------------------
 
 
-def run(board_sizes: list[int], repeats: int) -> int:
-    """Load every board, then time the reads on all of them in turn, and print the figures."""
+def run(board_sizes: list[int], repeats: int, sharded_players: int) -> int:
+    """Load every board, then time the reads on all of them in turn, and print the figures; then
+    the sharded run, if asked."""
     # Imported only now: services imports the models, which need django.setup().
+    from django.conf import settings
+
+    from benchmarks import sharded
     from leaderboard import services
 
     default = services.boards(DEFAULT_BOARD_SLUG)[0]
@@ -219,7 +226,25 @@ def run(board_sizes: list[int], repeats: int) -> int:
     samples = time_reads(boards, rng, repeats)
     print_table(boards, samples)
     print_ratios(samples)
+    if sharded_players:
+        one = next((board for board in boards if board.size == sharded_players), None)
+        one = one or load(sharded_players, default.rules, rng)
+        single = sharded.Setup("one board, one Redis", {"REDIS_URL": settings.REDIS_URL, "REDIS_CLUSTER": False},
+                               one.slug, one.size, one.bytes_per_player)  # fmt: skip
+        sharded.run(single, sharded_players, default.rules, repeats, rng, growth_per_tenfold(samples))
     return 0  # a ratio over the target is a finding, printed, not a failure
+
+
+def growth_per_tenfold(samples: dict[int, dict[str, list[float]]]) -> dict[str, float]:
+    """How much each read's median grew per tenfold board size, from the smallest board to the
+    largest, by the sharded run's names of the reads; 1 with one size."""
+    smallest, largest = min(samples), max(samples)
+    decades = math.log10(largest / smallest) if largest > smallest else 0
+    growth = {}
+    for sharded_read, read in zip(("global top-10", "global rank", "rank, context 5"), READS, strict=True):
+        ratio = statistics.median(samples[largest][read]) / statistics.median(samples[smallest][read])
+        growth[sharded_read] = ratio ** (1 / decades) if decades else 1.0
+    return growth
 
 
 if __name__ == "__main__":
