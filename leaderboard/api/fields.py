@@ -61,9 +61,18 @@ class StrictSlugField(StringOnly, serializers.SlugField):
         return data if plain else MISS
 
 
-def region_field(**kwargs) -> "StrictSlugField":
-    """One of a game's regions, where a call may name one (the service judges which are the game's)."""
-    return StrictSlugField(max_length=REGION_MAX_LENGTH, **{"required": False, **kwargs})
+class RegionField(StrictSlugField):
+    """One of a game's regions, where a call may name one (the service judges which are the game's):
+    `?region=` is an invalid value, not an absent one."""
+
+    def get_value(self, dictionary):
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
+def region_field(**kwargs) -> RegionField:
+    return RegionField(max_length=REGION_MAX_LENGTH, **{"required": False, **kwargs})
 
 
 class QueryIntegerField(serializers.IntegerField):

@@ -251,22 +251,28 @@ def ping() -> None:
 
 
 def _round_trips(nodes: ClusterNodes, commands: list[Command]) -> list:
-    """The commands sent to the masters serving their keys, one round trip each, and their replies
-    in order. Commands a master answered MOVED (a failover or a resharding moved their slots) were
-    not run: they go once more, where the master said."""
+    """The commands sent to the masters serving their keys and their replies, in order: each
+    master's commands are written before any reply is read, so the masters work at once and the
+    call costs about one round trip, not one per master. Commands a master answered MOVED (a
+    failover or a resharding moved their slots) were not run: they go once more, where it said."""
     nodes.refresh_if_stale()
     replies: list = [None] * len(commands)
     pending = range(len(commands))
     for attempt in range(2):
-        for node, positions in nodes.routes([_key(commands[i]) for i in pending]).values():
-            positions = [pending[i] for i in positions]
-            try:
-                answered = _round_trip(connection.node_link(node), [commands[i] for i in positions])
-            except redis.ConnectionError:
+        routes = nodes.routes([_key(commands[i]) for i in pending]).values()
+        batches = [(connection.node_link(node), [pending[i] for i in positions]) for node, positions in routes]
+        try:
+            for link, positions in batches:
+                _write(link, [commands[i] for i in positions])
+            for link, positions in batches:
+                for position, reply in zip(positions, _read(link, [commands[i] for i in positions]), strict=True):
+                    replies[position] = reply
+        except BaseException as error:
+            for link, _positions in batches:
+                link.disconnect()  # replies may be left unread: the next round trip reconnects
+            if isinstance(error, redis.ConnectionError):
                 nodes.went_wrong()
-                raise
-            for position, reply in zip(positions, answered, strict=True):
-                replies[position] = reply
+            raise
         pending = [i for i in pending if isinstance(replies[i], MovedError)]
         if not pending or attempt:
             break
@@ -284,33 +290,40 @@ def _key(command: Command) -> str | None:
 
 
 def _round_trip(link, commands: list[Command]) -> list:
-    """The commands run on one connection in one round trip, an error reply in place of a reply.
+    """The commands run on one connection in one round trip, an error reply in place of a reply."""
+    try:
+        _write(link, commands)
+        return _read(link, commands)
+    except BaseException:
+        link.disconnect()  # half a conversation must not be continued: the next round trip reconnects
+        raise
+
+
+def _write(link, commands: list[Command]) -> None:
+    """The commands written at once. A redis-py pipeline does the same with several times the
+    Python (a command stack, response callbacks, a checkout from the pool, and a SCRIPT EXISTS round
+    trip when it carries scripts), which measured more than a read's whole Redis time. Commands are
+    packed by hiredis, the parser redis-py reads them back with."""
+    link.send_packed_command([b"".join([pack_command(_arguments(command)) for command in commands])])
+
+
+def _read(link, commands: list[Command]) -> list:
+    """The replies to the commands written, an error reply in place of a reply.
 
     Scripts go as EVALSHA. If the server lost a script (it restarted, or a replica took over), it
     is loaded there and the commands from the first that found its script missing run again: later
     ones may read what it writes, and the ones before it are not sent twice.
     """
-    replies = _written_and_read(link, commands)
+    replies = [_reply(link) for _command in commands]
     missing = next((i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)), None)
     if missing is not None:
         names = {command[1] for command in commands[missing:] if command[0] == "script"}
-        _written_and_read(link, [("SCRIPT", "LOAD", script(name).script) for name in names])
-        replies[missing:] = _written_and_read(link, commands[missing:])
+        loads = [("SCRIPT", "LOAD", script(name).script) for name in names]
+        _write(link, loads)
+        _read(link, loads)
+        _write(link, commands[missing:])
+        replies[missing:] = _read(link, commands[missing:])
     return replies
-
-
-def _written_and_read(link, commands: list[Command]) -> list:
-    """The commands written at once on a connection and their replies read back, an error reply in
-    its place. A redis-py pipeline does the same with several times the Python (a command stack,
-    response callbacks, a checkout from the pool, and a SCRIPT EXISTS round trip when it carries
-    scripts), which measured more than a read's whole Redis time. Commands are packed by hiredis,
-    the parser redis-py reads them back with."""
-    try:
-        link.send_packed_command([b"".join([pack_command(_arguments(command)) for command in commands])])
-        return [_reply(link) for _command in commands]
-    except BaseException:
-        link.disconnect()  # half a conversation must not be continued: the next round trip reconnects
-        raise
 
 
 def _arguments(command: Command) -> tuple:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import MovedError, RedisClusterException, SlotNotCoveredError
+from redis.exceptions import MovedError, RedisClusterException
 
 # A failing master is asked about at most this often: during a failover every call fails at once.
 REFRESH_MIN_SECONDS = 0.5
@@ -38,11 +38,11 @@ class ClusterNodes:
         manager = self.cluster.nodes_manager
         if key is None:
             return manager.default_node
-        try:
-            return manager.get_node_from_slot(key_slot(key.encode()))
-        except SlotNotCoveredError as error:
+        nodes = manager.slots_cache.get(key_slot(key.encode()))  # kept current by moved() and refresh()
+        if not nodes:
             self._stale = True
-            raise redis.ConnectionError(str(error)) from error
+            raise redis.ConnectionError(f"no master serves the slot of {key!r} now")
+        return nodes[0]
 
     def routes(self, keys: Iterable[str | None]) -> dict[str, tuple[ClusterNode, list[int]]]:
         """The positions of the keys grouped by the master serving each, by its name."""

@@ -559,6 +559,15 @@ def test_a_region_the_game_does_not_have_is_400_on_every_read(spread, api, path,
         assert response.json() == error("invalid_request", {"region": [detail]})
 
 
+@pytest.mark.parametrize("path", ["/v1/leaderboard", "/v1/leaderboard/players?player_ids=ana"])
+def test_an_empty_region_is_400_not_the_global_view(spread, api, path):
+    response = api.get(f"{path}{'&' if '?' in path else '?'}game_id=world&region=")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert list(response.json()["detail"]) == ["region"]
+
+
 def test_an_unknown_region_is_400_before_and_after_the_games_regions_are_known(spread, api):
     first = api.get("/v1/leaderboard", {"game_id": "world", "region": "mars"})
     api.get("/v1/leaderboard", {"game_id": "world"})
