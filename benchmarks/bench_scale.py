@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import leaderboard  # noqa: E402  (its selectors are imported by bench_reads.setup_django())
 from benchmarks.bench_reads import REDIS_READS, print_reads, timings, used_memory, with_private_redis  # noqa: E402
-from benchmarks.common import positive, print_environment, print_host  # noqa: E402
+from benchmarks.common import micro, p99, positive, print_environment, print_host  # noqa: E402
 from leaderboard import redis_store  # noqa: E402  (needs no django.setup())
 from leaderboard.limits import DEFAULT_BOARD_SLUG, TOP_PLAYERS_COUNT  # noqa: E402
 from leaderboard.rules import BoardRules  # noqa: E402
@@ -183,16 +183,6 @@ def print_table(boards: list[Loaded], samples: dict[int, dict[str, list[float]]]
             f"{micro(statistics.median(by_read[label])):>11}{micro(p99(by_read[label])):>9}" for label in READS
         )
         print(f"{board.size:>12,}{board.seconds:>9.2f}{board.bytes_per_player:>17,.1f}{cells}")
-
-
-def p99(seconds: list[float]) -> float:
-    if len(seconds) < 2:
-        return seconds[0]
-    return statistics.quantiles(seconds, n=100, method="inclusive")[98]
-
-
-def micro(seconds: float) -> str:
-    return f"{seconds * 1e6:,.1f}"
 
 
 def print_ratios(samples: dict[int, dict[str, list[float]]]) -> None:

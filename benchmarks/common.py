@@ -1,4 +1,5 @@
-"""Helpers the benchmarks share: the machine they print, a private redis-server, stopping a process.
+"""Helpers the benchmarks share: the machine they print, a private redis-server, stopping a process,
+latency figures.
 
 It imports nothing from the application, so a script that speaks to the app only over HTTP
 (bench_http.py) can use it without loading the app's code.
@@ -8,6 +9,7 @@ import argparse
 import os
 import shlex
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -98,3 +100,13 @@ def stop(process: subprocess.Popen, timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def p99(seconds: list[float]) -> float:
+    if len(seconds) < 2:
+        return seconds[0]
+    return statistics.quantiles(seconds, n=100, method="inclusive")[98]
+
+
+def micro(seconds: float) -> str:
+    return f"{seconds * 1e6:,.1f}"

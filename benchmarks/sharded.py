@@ -18,6 +18,8 @@ from pathlib import Path
 from django.test import override_settings
 
 import leaderboard
+from benchmarks.bench_reads import timings
+from benchmarks.common import micro, p99
 from leaderboard import redis_store
 from leaderboard.limits import TOP_PLAYERS_COUNT
 from leaderboard.redis_store.client import execute
@@ -137,25 +139,8 @@ def time_side_by_side(setups: list[Setup], rng: random.Random, repeats: int) -> 
                     warm = WARM_UP_CALLS if round_number == 0 else SWITCH_WARM_UP_CALLS
                     for _ in range(warm):
                         read()
-                    samples[setup.name][label] += _timings(read, min(per_round, repeats - start))
+                    samples[setup.name][label] += timings(read, min(per_round, repeats - start))
     return samples
-
-
-def _timings(read: Callable[[], object], count: int) -> list[float]:
-    seconds = []
-    for _ in range(count):
-        started = time.perf_counter()
-        read()
-        seconds.append(time.perf_counter() - started)
-    return seconds
-
-
-def p99(seconds: list[float]) -> float:
-    return statistics.quantiles(seconds, n=100, method="inclusive")[98]
-
-
-def micro(seconds: float) -> str:
-    return f"{seconds * 1e6:,.1f}"
 
 
 def print_comparison(setups: list[Setup], samples: dict[str, dict[str, list[float]]]) -> None:
