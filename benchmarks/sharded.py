@@ -96,7 +96,9 @@ def masters_memory() -> dict[str, int]:
 def placement() -> dict[str, str]:
     """The master holding each region's board."""
     serving = redis_store.masters()
-    return {region: redis_store.master_of(redis_store.shard(GAME, region), serving).address for region in REGIONS}
+    return {
+        region: redis_store.master_of(redis_store.shard(GAME, region, REGIONS), serving).address for region in REGIONS
+    }
 
 
 def reads(setup: Setup, rng: random.Random, calls: int) -> dict[str, Callable[[], object]]:

@@ -142,13 +142,25 @@ def _merged_view(game_id: str, region: str | None) -> tuple[str, ...]:
 
 def _board(game_id: str, region: str | None) -> str:
     """The board a read of one board reads: the game's, or its region's (InvalidRegion if the
-    game is known to have no such region)."""
+    game has no such region). A region's board is named by the game's regions: a process that has
+    not read the game yet learns them first, from the game's own board."""
     if region is None:
         return game_id
     regions = known_regions.get(game_id)
-    if regions is not None and region not in regions:
+    if regions is None:
+        (rules,) = _read(game_id, None, redis_store.board_rules, [game_id])
+        if rules is None:  # the game's own board is not whole: a repair, or 404
+            _read(game_id, None, _not_whole, game_id)
+        regions = rules.regions
+        if regions:
+            known_regions.learn(game_id, regions)
+    if region not in regions:
         raise InvalidRegion.not_the_games(regions)
-    return redis_store.shard(game_id, region)
+    return redis_store.shard(game_id, region, regions)
+
+
+def _not_whole(game_id: str):
+    raise BoardNotBuilt(game_id)
 
 
 def _learnt(game_id: str, region: str | None, rules: BoardRules) -> bool:

@@ -16,17 +16,20 @@ in a rebuild write the header; a player id cannot start with the header's contro
 
 A board's keys share the hash tag {game}, so a script may touch them together on a cluster.
 
-A game with regions has one board per region, a shard named game@region (a game's slug has no
-'@', so no shard is named like a game): its own hash tag, so its own slot on a cluster. Each shard
-holds the game's header, which then also names the regions, and so does the game's own board,
-which holds nothing else: a read that does not know the game yet learns its regions there.
+A game with regions has one board per region, a shard named game@region~n (a game's slug has no
+'@', so no shard is named like a game): its own hash tag, so its own slot on a cluster, which n
+places (see shard()). Each shard holds the game's header, which then also names the regions, and
+so does the game's own board, which holds nothing else: a read that does not know the game yet
+learns its regions there.
 """
 
 from functools import lru_cache
+from itertools import count
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from ..limits import ENCODABLE_POINTS_MAX, SEQUENCE_BITS, SEQUENCE_LIMIT
 from ..rules import BoardRules
@@ -73,9 +76,19 @@ def board_key(board: str) -> str:
     return f"{prefix()}:board:{{{board}}}"
 
 
-def shard(game: str, region: str) -> str:
-    """The board of one region of a game."""
-    return f"{game}{SHARD_MARK}{region}"
+@lru_cache(maxsize=4096)
+def shard(game: str, region: str, regions: tuple[str, ...]) -> str:
+    """The board of one region of a game: game@region~n, the first n whose hash slot lies near the
+    middle of the region's share of the slots (the i-th of the game's regions, the i-th share). A
+    cluster's masters serve equal runs of slots, so a game's regions spread over them as evenly as
+    they can: 5 regions on 3 masters, 2, 1 and 2, where hashing the names alone put them 3, 2 and 0."""
+    share = REDIS_CLUSTER_HASH_SLOTS / len(regions)
+    middle, near = (regions.index(region) + 0.5) * share, share / 16
+    for n in count():
+        name = f"{game}{SHARD_MARK}{region}~{n}"
+        if abs(key_slot(name.encode()) - middle) <= near:
+            return name
+    raise AssertionError("unreachable: count() never ends")
 
 
 def game_of(board: str) -> str:
@@ -83,14 +96,14 @@ def game_of(board: str) -> str:
     return board.partition(SHARD_MARK)[0]
 
 
-def board_of(game: str, region: str) -> str:
+def board_of(game: str, region: str, regions: tuple[str, ...]) -> str:
     """The board an entry of the game is on: its region's, or the game's one board ("" region)."""
-    return shard(game, region) if region else game
+    return shard(game, region, regions) if region else game
 
 
 def region_boards(game: str, regions: tuple[str, ...]) -> list[str]:
     """The boards of the game's regions, in the regions' order."""
-    return [shard(game, region) for region in regions]
+    return [shard(game, region, regions) for region in regions]
 
 
 def game_boards(game: str, rules: BoardRules) -> list[str]:

@@ -47,9 +47,13 @@ class MovePlayer(Work):
         if entry.region != self.region:
             BoardEntry.objects.filter(id=entry.id).update(region=self.region, updated_at=Now())
             encoded = redis_store.encode(board.rules.rank_value(entry.value), entry.reached_seq)
-            left = redis_store.board_of(board.slug, entry.region)
+            left = redis_store.board_of(board.slug, entry.region, board.rules.regions)
             moved = redis_store.MirroredEntry(
-                redis_store.board_of(board.slug, self.region), board.rules, self.player_id, encoded, moved_from=left
+                redis_store.board_of(board.slug, self.region, board.rules.regions),
+                board.rules,
+                self.player_id,
+                encoded,
+                moved_from=left,
             )
             after.mirror(moved, score_id=entry.reached_seq)
         return entry.region, entry.value

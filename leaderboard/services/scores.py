@@ -103,7 +103,9 @@ def record(
         score = _insert_score(cursor, board, player_id, points, now, session_id)
         value, changed, region = _apply(cursor, board, player_id, score, region)
     encoded = redis_store.encode(board.rules.rank_value(value), score.id) if changed else None
-    entry = redis_store.MirroredEntry(redis_store.board_of(board.slug, region), board.rules, username, encoded)
+    entry = redis_store.MirroredEntry(
+        redis_store.board_of(board.slug, region, board.rules.regions), board.rules, username, encoded
+    )
     after.mirror(entry, score_id=score.id, ranked=score)
     return score
 

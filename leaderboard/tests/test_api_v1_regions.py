@@ -9,14 +9,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import TestCase, override_settings
+from redis.crc import key_slot
 
 from leaderboard import redis_store, services
 from leaderboard.exceptions import RegionMismatch
-from leaderboard.limits import GLOBAL_VIEW_DEPTH_MAX
+from leaderboard.limits import GLOBAL_VIEW_DEPTH_MAX, REGIONS_MAX, REGIONS_MIN
 from leaderboard.models import Board, BoardEntry
 from leaderboard.writes.rebuild import boards_not_whole
 
-from .conftest import ON_CLUSTER, wait_until
+from .conftest import ON_CLUSTER, only_on_cluster, wait_until
 from .factories import make_game
 from .test_fastpath import answers
 from .test_metrics import sample
@@ -138,8 +139,10 @@ def test_each_region_is_a_board_of_its_own_under_the_games_header(create):
     create(WORLD)
 
     header = "\x00rules desc best 0 1000000 na,eu,apac"
-    assert [header_of(board) for board in ["world", "world@na", "world@eu", "world@apac"]] == [header] * 4
-    assert redis_store.board_key("world@eu") == "speedrank-test:board:{world@eu}"
+    assert [header_of(board) for board in ["world", region_board("na"), region_board("eu"), region_board("apac")]] == [
+        header
+    ] * 4
+    assert redis_store.board_key(region_board("eu")) == f"speedrank-test:board:{{{region_board('eu')}}}"
 
 
 @pytest.mark.parametrize(
@@ -191,8 +194,8 @@ def test_the_first_score_names_the_players_region_and_lands_on_its_shard(world, 
 
     assert response.status_code == 201
     assert regions_in_sql() == {"ana": "eu"}
-    assert list(members("world@eu")) == ["ana"]
-    assert members("world@na") == members("world@apac") == members("world") == {}
+    assert list(members(region_board("eu"))) == ["ana"]
+    assert members(region_board("na")) == members(region_board("apac")) == members("world") == {}
 
 
 def test_a_first_score_without_a_region_on_a_game_with_regions_is_400(world, send):
@@ -216,7 +219,7 @@ def test_a_later_score_naming_another_region_is_409_region_mismatch_and_changes_
     )
     assert regions_in_sql() == {"ana": "eu"}
     assert BoardEntry.objects.get(player__username="ana").value == 500
-    assert members("world@na") == {}
+    assert members(region_board("na")) == {}
 
 
 def test_a_later_score_without_a_region_goes_to_the_players_region(world, send):
@@ -226,7 +229,7 @@ def test_a_later_score_without_a_region_goes_to_the_players_region(world, send):
 
     assert response.status_code == 201
     assert regions_in_sql() == {"ana": "eu"}
-    assert members("world@eu") == {"ana": redis_store.encode(900, int(response.json()["id"]))}
+    assert members(region_board("eu")) == {"ana": redis_store.encode(900, int(response.json()["id"]))}
 
 
 def test_a_later_score_naming_the_same_region_is_accepted(world, send):
@@ -263,7 +266,7 @@ def test_a_score_through_a_session_goes_to_the_sessions_region(world, session_sc
 
     assert response.status_code == 201
     assert regions_in_sql() == {"ana": "apac"}
-    assert list(members("world@apac")) == ["ana"]
+    assert list(members(region_board("apac"))) == ["ana"]
 
 
 def test_a_score_through_a_session_without_a_region_may_name_one(world, session_score):
@@ -308,7 +311,7 @@ def played(world, send) -> dict[str, dict[str, int]]:
     """Players in every region; what each board holds."""
     for n, region in enumerate(["na", "eu", "apac", "eu", "na", "eu"]):
         send(f"p{n}", 100 * n, region)
-    return {board: members(board) for board in ["world@na", "world@eu", "world@apac"]}
+    return {board: members(board) for board in [region_board("na"), region_board("eu"), region_board("apac")]}
 
 
 def test_sync_redis_rebuilds_every_shard_of_a_game_after_a_flush(played):
@@ -318,10 +321,14 @@ def test_sync_redis_rebuilds_every_shard_of_a_game_after_a_flush(played):
 
     assert {board: members(board) for board in played} == played
     assert [line.split(" in ")[0] for line in output.splitlines()] == [
-        "world: rebuilt 0 players", "world@na: rebuilt 2 players", "world@eu: rebuilt 3 players",
-        "world@apac: rebuilt 1 players",
-    ]  # fmt: skip
-    assert redis_store.whole_boards(["world", "world@na", "world@eu", "world@apac"]) == [True] * 4
+        "world: rebuilt 0 players",
+        f"{region_board('na')}: rebuilt 2 players",
+        f"{region_board('eu')}: rebuilt 3 players",
+        f"{region_board('apac')}: rebuilt 1 players",
+    ]
+    assert (
+        redis_store.whole_boards(["world", region_board("na"), region_board("eu"), region_board("apac")]) == [True] * 4
+    )
 
 
 def test_check_reports_each_shard_on_its_own_line_with_the_redis_server_holding_it(played, redis_url):
@@ -329,9 +336,9 @@ def test_check_reports_each_shard_on_its_own_line_with_the_redis_server_holding_
 
     assert [line.split(", on ")[0] for line in lines] == [
         "world: checked 0 players: 0 missing, 0 wrong, 0 extra",
-        "world@na: checked 2 players: 0 missing, 0 wrong, 0 extra",
-        "world@eu: checked 3 players: 0 missing, 0 wrong, 0 extra",
-        "world@apac: checked 1 players: 0 missing, 0 wrong, 0 extra",
+        f"{region_board('na')}: checked 2 players: 0 missing, 0 wrong, 0 extra",
+        f"{region_board('eu')}: checked 3 players: 0 missing, 0 wrong, 0 extra",
+        f"{region_board('apac')}: checked 1 players: 0 missing, 0 wrong, 0 extra",
     ]
     for line in lines:
         key = redis_store.board_key(line.split(":")[0])
@@ -340,33 +347,34 @@ def test_check_reports_each_shard_on_its_own_line_with_the_redis_server_holding_
 
 
 def test_a_shard_deleted_from_redis_is_reported_by_check_and_repaired_by_a_rebuild(played):
-    redis_store.client().delete(redis_store.board_key("world@eu"))
+    redis_store.client().delete(redis_store.board_key(region_board("eu")))
     out = StringIO()
 
-    with pytest.raises(CommandError, match="drift in world@eu;"):
+    with pytest.raises(CommandError, match=f"drift in {region_board('eu')};"):
         call_command("sync_redis", "--check", stdout=out)
     sync_redis()
 
-    assert "world@eu: checked 3 players: 3 missing, 0 wrong, 0 extra" in out.getvalue()
-    assert "world@na: checked 2 players: 0 missing, 0 wrong, 0 extra" in out.getvalue()
+    assert f"{region_board('eu')}: checked 3 players: 3 missing, 0 wrong, 0 extra" in out.getvalue()
+    assert f"{region_board('na')}: checked 2 players: 0 missing, 0 wrong, 0 extra" in out.getvalue()
     assert {board: members(board) for board in played} == played
     assert sync_redis("--check").count("0 missing, 0 wrong, 0 extra") == 5
 
 
 def test_a_player_on_the_wrong_shard_is_extra_there(played):
-    redis_store.set_entry("world@apac", "p0", members("world@na")["p0"])
+    redis_store.set_entry(region_board("apac"), "p0", members(region_board("na"))["p0"])
 
     report = StringIO()
-    with pytest.raises(CommandError, match="drift in world@apac;"):
+    with pytest.raises(CommandError, match=f"drift in {region_board('apac')};"):
         call_command("sync_redis", "--check", "--board", "world", stdout=report)
 
     assert re.search(
-        r"world@apac: checked 1 players: 0 missing, 0 wrong, 1 extra, on .*\n  extra   'p0'", report.getvalue()
+        rf"{region_board('apac')}: checked 1 players: 0 missing, 0 wrong, 1 extra, on .*\n  extra   'p0'",
+        report.getvalue(),
     )
 
 
 def test_the_catch_up_replays_entries_to_their_regions_shard(played):
-    redis_store.client().delete(redis_store.board_key("world@eu"))
+    redis_store.client().delete(redis_store.board_key(region_board("eu")))
     redis_store.publish_board("world", services.game(slug="world").rules)
 
     sync_redis("--catch-up", "--seconds", "60")
@@ -376,7 +384,7 @@ def test_the_catch_up_replays_entries_to_their_regions_shard(played):
 
 def test_the_games_that_are_not_whole_include_one_missing_a_shard(played):
     assert boards_not_whole() == []
-    redis_store.client().delete(redis_store.board_key("world@apac"))
+    redis_store.client().delete(redis_store.board_key(region_board("apac")))
 
     assert [board.slug for board in boards_not_whole()] == ["world"]
 
@@ -386,9 +394,10 @@ def test_metrics_report_the_size_of_each_shard(played, api):
     text = api.get("/metrics").content.decode()
 
     sizes = {
-        board: sample(text, "speedrank_board_players", board=board) for board in ["world@na", "world@eu", "world@apac"]
+        board: sample(text, "speedrank_board_players", board=board)
+        for board in [region_board("na"), region_board("eu"), region_board("apac")]
     }
-    assert sizes == {"world@na": 2, "world@eu": 3, "world@apac": 1}
+    assert sizes == {region_board("na"): 2, region_board("eu"): 3, region_board("apac"): 1}
     assert 'board="world"}' not in text
 
 
@@ -591,7 +600,7 @@ def test_reads_of_a_game_with_regions_issue_no_sql(spread, api, django_assert_nu
 def test_a_read_of_a_game_missing_a_shard_is_503_until_the_game_is_rebuilt(spread, api, region):
     query = {"game_id": "world"} | ({"region": region} if region else {})
     expected = api.get("/v1/leaderboard", query).json()
-    redis_store.client().delete(redis_store.board_key("world@apac"))
+    redis_store.client().delete(redis_store.board_key(region_board("apac")))
 
     response = api.get("/v1/leaderboard", query)
 
@@ -690,7 +699,7 @@ def test_an_admin_moves_a_player_to_another_region_and_gets_their_new_standing(s
         "regional_rank": na["rank"],
     }  # fmt: skip
     assert regions_in_sql()["ivy"] == "na"
-    assert "ivy" in members("world@na") and "ivy" not in members("world@eu")
+    assert "ivy" in members(region_board("na")) and "ivy" not in members(region_board("eu"))
     moved = [record for record in caplog.records if getattr(record, "event", None) == "player_moved"]
     assert [(r.game_id, r.player_id, getattr(r, "from"), r.to) for r in moved] == [("world", "ivy", "eu", "na")]
 
@@ -712,16 +721,16 @@ def test_a_moved_players_later_scores_go_to_the_new_region(spread, move, send):
 
     assert send("ivy", 990).status_code == 201
     assert send("ivy", 995, "eu").status_code == 409
-    assert members("world@na")["ivy"] == encoded_in_sql("ivy")
+    assert members(region_board("na"))["ivy"] == encoded_in_sql("ivy")
 
 
 def test_moving_a_player_to_their_own_region_changes_nothing(spread, move):
-    before = members("world@eu")
+    before = members(region_board("eu"))
 
     response = move("ivy", "eu")
 
     assert (response.status_code, response.json()["region"]) == (200, "eu")
-    assert members("world@eu") == before
+    assert members(region_board("eu")) == before
 
 
 def test_moving_needs_an_admin_key(spread, move):
@@ -775,29 +784,58 @@ def test_concurrent_first_scores_naming_different_regions_leave_the_player_in_on
     assert accepted == [found if found == region else None for found in named]
     assert regions_in_sql() == {"ana": region}
     assert {board: list(members(board)) for board in shards_of_world()} == {
-        board: ["ana"] if board == f"world@{region}" else [] for board in shards_of_world()
+        board: ["ana"] if board == region_board(region) else [] for board in shards_of_world()
     }
 
 
+def region_board(region: str) -> str:
+    """The Redis board of one of the world's regions."""
+    return redis_store.shard("world", region, tuple(REGIONS))
+
+
 def shards_of_world() -> list[str]:
-    return [redis_store.shard("world", region) for region in REGIONS]
+    return [region_board(region) for region in REGIONS]
 
 
 def test_a_late_mirror_of_a_score_from_before_a_move_stays_off_the_old_region(spread, move):
-    before = members("world@eu")["ivy"]
+    before = members(region_board("eu"))["ivy"]
     move("ivy", "na")
 
     rules = services.game(slug="world").rules
-    redis_store.mirror([redis_store.MirroredEntry("world@eu", rules, "ivy", before)])
+    redis_store.mirror([redis_store.MirroredEntry(region_board("eu"), rules, "ivy", before)])
 
-    assert "ivy" not in members("world@eu")
-    assert members("world@na")["ivy"] == before
+    assert "ivy" not in members(region_board("eu"))
+    assert members(region_board("na"))["ivy"] == before
 
 
 def test_a_player_moved_back_returns_to_their_first_region_and_scores_there(spread, move, send):
     move("ivy", "na")
     move("ivy", "eu")
 
-    assert "ivy" in members("world@eu") and "ivy" not in members("world@na")
+    assert "ivy" in members(region_board("eu")) and "ivy" not in members(region_board("na"))
     assert send("ivy", 999).status_code == 201
-    assert members("world@eu")["ivy"] == encoded_in_sql("ivy")
+    assert members(region_board("eu"))["ivy"] == encoded_in_sql("ivy")
+
+
+THIRDS = [(0, 5460), (5461, 10922), (10923, 16383)]  # the slots of 3 masters, as a cluster is created
+
+
+@pytest.mark.parametrize("count", range(REGIONS_MIN, REGIONS_MAX + 1))
+@pytest.mark.parametrize("game", ["world", "kart", "chess-blitz"])
+def test_a_games_regions_spread_over_the_masters_as_evenly_as_they_split_the_slots(game, count):
+    regions = tuple(f"r{i}" for i in range(count))
+    slots = [key_slot(redis_store.board_key(redis_store.shard(game, region, regions)).encode()) for region in regions]
+
+    share = 16384 / count
+    assert all(i * share <= slot < (i + 1) * share for i, slot in enumerate(slots))
+    per_master = [sum(low <= slot <= high for slot in slots) for low, high in THIRDS]
+    assert max(per_master) - min(per_master) <= 1
+
+
+@only_on_cluster
+def test_on_the_cluster_each_of_three_regions_is_on_a_master_of_its_own(world):
+    masters = redis_store.masters()
+
+    held_by = {redis_store.master_of(region_board(region), masters).address for region in REGIONS}
+
+    assert len(held_by) == len(masters) == 3

@@ -176,8 +176,13 @@ def test_the_write_server_holds_a_player_to_their_first_region_and_mirrors_to_it
 
     assert (first.rank, later.rank) == (1, 1)
     assert list(BoardEntry.objects.values_list("region", "value")) == [("eu", 50)]
-    assert redis_store.client().zscore(redis_store.board_key("world@eu"), "amy") == redis_store.encode(50, later.id)
-    assert redis_store.client().zscore(redis_store.board_key("world@na"), "amy") is None
+    assert redis_store.client().zscore(
+        redis_store.board_key(redis_store.shard("world", "eu", ("na", "eu"))), "amy"
+    ) == redis_store.encode(50, later.id)
+    assert (
+        redis_store.client().zscore(redis_store.board_key(redis_store.shard("world", "na", ("na", "eu"))), "amy")
+        is None
+    )
 
 
 def test_without_a_write_server_the_submitter_writes_itself(default_board):

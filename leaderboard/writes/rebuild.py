@@ -55,7 +55,7 @@ def shards(board: Board) -> list[Shard]:
         return [Shard(board.slug, "")]
     return [
         Shard(board.slug, None),
-        *(Shard(redis_store.shard(board.slug, region), region) for region in board.regions),
+        *(Shard(redis_store.shard(board.slug, region, board.rules.regions), region) for region in board.regions),
     ]
 
 

@@ -68,7 +68,7 @@ def _by_board(entries) -> dict[str, list[redis_store.Entry]]:
     boards: dict[str, list[redis_store.Entry]] = {}
     for entry in entries:
         encoded = redis_store.encode(entry.board.rules.rank_value(entry.value), entry.reached_seq)
-        board = redis_store.board_of(entry.board.slug, entry.region)
+        board = redis_store.board_of(entry.board.slug, entry.region, entry.board.rules.regions)
         boards.setdefault(board, []).append((encoded, entry.player.username))
     return boards
 
