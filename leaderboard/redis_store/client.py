@@ -21,7 +21,7 @@ from hiredis import pack_command
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import ClusterDownError, MovedError, NoScriptError, RedisClusterException
+from redis.exceptions import AskError, ClusterDownError, MovedError, NoScriptError, RedisClusterException
 from redis.retry import Retry
 
 from ..exceptions import BoardUnavailable
@@ -254,7 +254,8 @@ def _round_trips(nodes: ClusterNodes, commands: list[Command]) -> list:
     """The commands sent to the masters serving their keys and their replies, in order: each
     master's commands are written before any reply is read, so the masters work at once and the
     call costs about one round trip, not one per master. Commands a master answered MOVED (a
-    failover or a resharding moved their slots) were not run: they go once more, where it said."""
+    failover or a resharding moved their slots) were not run: they go once more, where it said;
+    ASK (a slot being moved) too, with ASKING."""
     nodes.refresh_if_stale()
     replies: list = [None] * len(commands)
     pending = range(len(commands))
@@ -277,9 +278,24 @@ def _round_trips(nodes: ClusterNodes, commands: list[Command]) -> list:
         if not pending or attempt:
             break
         nodes.moved([replies[i] for i in pending])
+    _asked_elsewhere(nodes, commands, replies)
     if any(isinstance(reply, ClusterDownError) for reply in replies):
         nodes.went_wrong()
     return replies
+
+
+def _asked_elsewhere(nodes: ClusterNodes, commands: list[Command], replies: list) -> None:
+    """Commands a master answered ASK (their key's slot is moving, and the key has left) go to
+    the master it is moving to, each after an ASKING, which lets that one command in."""
+    asked: dict[str, list[int]] = {}
+    for position, reply in enumerate(replies):
+        if isinstance(reply, AskError) and not isinstance(reply, MovedError):
+            asked.setdefault(f"{reply.host}:{reply.port}", []).append(position)
+    for address, positions in asked.items():
+        each = [part for i in positions for part in (("ASKING",), commands[i])]
+        answered = _round_trip(connection.node_link(nodes.node_at(address)), each)
+        for position, reply in zip(positions, answered[1::2], strict=True):
+            replies[position] = reply
 
 
 def _key(command: Command) -> str | None:

@@ -52,6 +52,15 @@ class ClusterNodes:
             routes.setdefault(node.name, (node, []))[1].append(position)
         return routes
 
+    def node_at(self, address: str) -> ClusterNode:
+        """The node at host:port, known to the client from now on if it was not."""
+        host, port = address.rsplit(":", 1)
+        manager = self.cluster.nodes_manager
+        node = manager.get_node(host=host, port=int(port))
+        if node is None:
+            node = manager.nodes_cache[address] = ClusterNode(host, int(port))
+        return node
+
     def masters(self) -> list[ClusterNode]:
         return self.cluster.nodes_manager.get_nodes_by_server_type("primary")
 

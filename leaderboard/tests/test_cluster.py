@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
 from leaderboard import redis_store, selectors, services
 from leaderboard.exceptions import BoardUnavailable
@@ -50,6 +51,12 @@ class OwnCluster:
         nodes = self.client.cluster_nodes()
         master_id = nodes[master]["node_id"]
         return next(address for address, node in nodes.items() if node["master_id"] == master_id)
+
+    def masters(self) -> list[str]:
+        return [address for address, node in self.client.cluster_nodes().items() if "master" in node["flags"]]
+
+    def node_id(self, address: str) -> str:
+        return self.client.cluster_nodes()[address]["node_id"]
 
     def kill(self, address: str) -> None:
         port = address.split(":")[1]
@@ -192,3 +199,32 @@ def _board_matches_sql() -> bool:
 
 def _promoted(cluster: OwnCluster, replica: str) -> None:
     wait_until(lambda: "role:master" in cluster.command(replica, "INFO", "replication"), timeout=30, interval=0.1)
+
+
+def test_a_board_whose_slot_is_being_moved_to_another_master_is_read_all_along(own_cluster):
+    """Reads follow ASK while the slot moves; a score's mirror (a script of several keys, which
+    Redis refuses mid-move) is queued and lands once the move is done."""
+    key = redis_store.board_key("default")
+    slot, source = key_slot(key.encode()), own_cluster.master_of(key)
+    target = next(address for address in own_cluster.masters() if address != source)
+    services.submit_score(username="amy", points=10)
+    # A resharding of the slot, as redis-cli --cluster reshard runs it: the board leaves first.
+    own_cluster.command(target, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", own_cluster.node_id(source))
+    own_cluster.command(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", own_cluster.node_id(target))
+    host, port = target.split(":")
+    assert own_cluster.command(source, "MIGRATE", host, port, "", "0", "5000", "KEYS", key).strip() == "OK"
+
+    assert top() == [("amy", 10)]  # asked on to the target
+    services.submit_score(username="bob", points=20)
+    for address in own_cluster.masters():
+        own_cluster.command(address, "CLUSTER", "SETSLOT", str(slot), "NODE", own_cluster.node_id(target))
+
+    wait_until(lambda: top() == [("bob", 20), ("amy", 10)], timeout=10)
+    services.submit_score(username="cy", points=30)  # the source answers MOVED now
+    assert top() == [("cy", 30), ("bob", 20), ("amy", 10)]
+    assert own_cluster.master_of(key) == target
+
+
+def top() -> list[tuple[str, int]]:
+    page = selectors.leaderboard_page(game_id="default", top=10, offset=0)
+    return [(standing.player_id, standing.score) for standing in page.standings]
