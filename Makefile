@@ -22,7 +22,7 @@ BENCH_SCALE_SHARDED ?= 10000000
 .PHONY: help install redis-server postgresql migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
-	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000)"
+	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000), WebSockets on WS_PORT (8001)"
 	@echo "make dev         the same with Django's autoreloading runserver"
 	@echo "make test        install what is missing, lint, and run the suite on SQLite, PostgreSQL and a Redis Cluster"
 	@echo "make test-fast   the same without the tests that start servers of their own"

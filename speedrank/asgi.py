@@ -1,8 +1,13 @@
-"""ASGI entry point, for servers that speak ASGI."""
+"""ASGI entry point: the live server's WebSocket application (leaderboard/live), which
+`python -m speedrank.serve` runs with granian on WS_PORT beside the REST API's WSGI server."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
-application = get_asgi_application()
+django.setup()
+
+from leaderboard.live.app import LiveApplication  # noqa: E402  (needs Django set up first)
+
+application = LiveApplication()

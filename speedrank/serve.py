@@ -1,5 +1,7 @@
 """Serves the project with granian, configured from the Django settings: `python -m speedrank.serve`
 (or another WSGI callable under the same settings: `python -m speedrank.serve module:callable`).
+It also starts the live server (WebSockets) on WS_PORT: `python -m speedrank.serve live`, an ASGI
+server of its own, supervised from here (leaderboard/live/supervisor.py).
 
 Granian's HTTP layer is in Rust and keeps connections alive; each worker process runs Django's
 WSGI application on a few threads. speedrank.wsgi starts a worker's catch-up when it loads.
@@ -9,8 +11,11 @@ its supervisor starts it before the workers and stops it after them.
 
 import os
 import shutil
+import signal
 import sys
-from contextlib import AbstractContextManager, nullcontext
+import threading
+import time
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
 
@@ -20,19 +25,56 @@ from granian.log import LogLevels  # noqa: E402
 from granian.server import Server  # noqa: E402
 
 APPLICATION = "speedrank.wsgi:application"
+LIVE_APPLICATION = "speedrank.asgi:application"
+PARENT_CHECK_SECONDS = 1
 
 
-def main(target: str = APPLICATION) -> None:
+def main(target: str = APPLICATION, *args: str) -> None:
+    if target == "live":
+        return serve_live(parent=int(args[1]) if args[:1] == ("--parent",) else os.getppid())
     # Workers share their metrics through files in a directory of this process's own. It must be
     # set before prometheus_client is first imported: in each worker, and here by django.setup().
     metrics_dir = settings.VAR_DIR / "prometheus" / str(os.getpid())
     metrics_dir.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     try:
-        with write_server():
+        with ExitStack() as beside:
+            beside.enter_context(write_server())
+            beside.enter_context(live_server())
             server(target).serve()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def live_server() -> AbstractContextManager:
+    """The live server beside the workers, if it is wanted."""
+    if not settings.LIVE_SERVER:
+        return nullcontext()
+    from leaderboard.live.supervisor import LiveServerSupervisor  # after django.setup()
+
+    return LiveServerSupervisor()
+
+
+def serve_live(*, parent: int) -> None:
+    """The live server: granian's ASGI interface, WebSockets on WS_PORT; it stops when `parent` ends."""
+    threading.Thread(target=_stop_with, args=(parent,), name="live-parent", daemon=True).start()
+    Server(
+        LIVE_APPLICATION,
+        interface=Interfaces.ASGI,
+        address=settings.SERVER_HOST,
+        port=settings.WS_PORT,
+        workers=1,
+        websockets=True,
+        respawn_failed_workers=True,
+        workers_kill_timeout=10,
+        log_level=LogLevels(settings.LOG_LEVEL.lower()),
+    ).serve()
+
+
+def _stop_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def write_server() -> AbstractContextManager:
@@ -65,4 +107,4 @@ def server(target: str) -> Server:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(*sys.argv[1:])

@@ -129,6 +129,12 @@ SERVER_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 SERVER_WORKERS = env_int("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1, minimum=1, maximum=256)
 SERVER_THREADS = env_int("SERVER_THREADS", 4, minimum=1, maximum=64)
 
+# The live server (WebSockets, leaderboard/live) beside the REST API, on its own port.
+LIVE_SERVER = env_bool("LIVE_SERVER", True)
+WS_PORT = env_int("WS_PORT", 8001, minimum=1, maximum=65535)
+# At most one new top per board per this many seconds, to each client following it.
+LIVE_COALESCE_SECONDS = env_float("LIVE_COALESCE_SECONDS", 0.1, minimum=0.0, maximum=60.0)
+
 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN,
 # so concurrent writers queue on busy_timeout instead of failing to upgrade a read lock.
 # synchronous=FULL syncs the WAL on every commit: an acknowledged score survives power loss.

@@ -22,6 +22,7 @@ from .boards import (
     total_members,
     whole_boards,
 )
+from .changes import RESUBSCRIBED, announcements
 from .client import claim_rider, client, ping, riding
 from .keys import (
     Entry,
@@ -53,6 +54,8 @@ from .servers import (
 )
 
 __all__ = [
+    "RESUBSCRIBED",
+    "announcements",
     "Charge",
     "Entry",
     "MirroredEntry",

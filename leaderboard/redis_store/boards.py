@@ -18,6 +18,7 @@ from .keys import (
     HEADER_SCORE,
     Entry,
     board_key,
+    changes_channel,
     decode_sequence,
     game_boards,
     game_of,
@@ -54,7 +55,8 @@ class MirroredEntry:
 
 
 def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
-    """After players score: set their entries, drop their cached profiles, and read each player's
+    """After players score: set their entries, drop their cached profiles, announce the games
+    whose boards changed (live servers listen), and read each player's
     0-based rank after the write (None where the board is not whole; across every region of a
     game with regions). One pipeline for all, so a hung Redis costs the batch one timeout, not one
     each; a second round counts the ranks of players on games with regions."""
@@ -69,6 +71,8 @@ def mirror(entries: Sequence[MirroredEntry]) -> list[int | None]:
         if entry.moved_from is not None:
             writes += _leave(entry.moved_from, entry.member, entry.encoded)
         writes.append(("DEL", profile_key(entry.member)))
+    changed = dict.fromkeys(entry.board for entry in entries if entry.encoded is not None)
+    writes += list(dict.fromkeys(_announce(board) for board in changed))
     boards = list(dict.fromkeys(entry.board for entry in entries))
     regional = [entry for entry in entries if entry.rules.regions]
     reads = [("ZREVRANGE", board_key(board), 0, 0) for board in boards]
@@ -100,10 +104,16 @@ def _rank_globally(entries: Sequence[MirroredEntry], ranks: list[int | None], sc
 
 def set_entries(board: str, entries: Sequence[Entry]) -> None:
     """Set entries to these states, on the live board and on a rebuild in progress, unless Redis
-    already holds newer ones."""
+    already holds newer ones; announce the change."""
     for start in range(0, len(entries), SCRIPT_BATCH):
         batch = list(chain.from_iterable(entries[start : start + SCRIPT_BATCH]))
-        execute([("script", "set_entries", _entry_keys(board), batch)])
+        execute([("script", "set_entries", _entry_keys(board), batch), _announce(board)])
+
+
+def _announce(board: str) -> tuple:
+    """The command telling the live servers that the board's game changed."""
+    game = game_of(board)
+    return ("PUBLISH", changes_channel(game), game)
 
 
 def set_entry(board: str, member: str, encoded: int) -> None:
@@ -169,7 +179,7 @@ def swap_in(board: str, rules: BoardRules) -> int:
     live = board_key(board)
     retired = f"{live}:retired:{secrets.token_hex(8)}"
     keys = [live, rebuild_key(board), rebuild_lock_key(board), retired]
-    return execute([("script", "swap_board", keys, [header(rules)])])[0]
+    return execute([("script", "swap_board", keys, [header(rules)]), _announce(board)])[0]
 
 
 def abandon_rebuild(board: str) -> None:

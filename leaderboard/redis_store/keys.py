@@ -126,6 +126,16 @@ def rules_of_header(member: str) -> BoardRules | None:
     return BoardRules(order, operator, int(min_score), int(max_score), tuple(regions[0].split(",")) if regions else ())
 
 
+def changes_channel(game: str) -> str:
+    """The pub/sub channel announcing that a game's board changed; the message is the game."""
+    return f"{prefix()}:changed:{game}"
+
+
+def changes_pattern() -> str:
+    """Every game's changes channel, for PSUBSCRIBE."""
+    return f"{prefix()}:changed:*"
+
+
 def rebuild_key(board: str) -> str:
     return f"{board_key(board)}:rebuild"
 

@@ -156,18 +156,28 @@ def wait_until(predicate, timeout: float, interval: float = 0.05):
 
 
 class LiveServer:
-    """The server `make run` starts (speedrank.serve) in a child process, on the test database and test Redis."""
+    """The server `make run` starts (speedrank.serve) in a child process, on the test database and test Redis;
+    with live, its live server (WebSockets) too."""
 
     def __init__(
-        self, *, redis_url: str, log_path: Path, workers: int = 4, database_url: str | None = None, **extra_env: str
+        self,
+        *,
+        redis_url: str,
+        log_path: Path,
+        workers: int = 4,
+        database_url: str | None = None,
+        live: bool = False,
+        **extra_env: str,
     ):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port, self.ws_port = free_port(), free_port()
+        self.url, self.ws_url = f"http://127.0.0.1:{self.port}", f"ws://127.0.0.1:{self.ws_port}"
         self.log_path = log_path
         env = child_environment(
             redis_url=redis_url,
             database_url=database_url,
             PORT=str(self.port),
+            WS_PORT=str(self.ws_port),
+            LIVE_SERVER="1" if live else "0",  # the tests that talk to it ask for it
             WEB_CONCURRENCY=str(workers),
             **extra_env,
         )

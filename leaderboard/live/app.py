@@ -1,0 +1,123 @@
+"""The live server's ASGI application: WebSockets only (REST stays on the WSGI server).
+
+    ws://HOST:WS_PORT/v1/ws/leaderboard?game_id=G&top=N[&region=R]
+
+On connect the client is sent the board's top N (a TOP message), then a new TOP whenever that top
+changes, at most one per LIVE_COALESCE_SECONDS. Bad input gets an ERROR message, then the close
+code that names it (4400 bad parameters, 4404 unknown game); Redis away, 1013 (try again later).
+"""
+
+import asyncio
+import json
+import logging
+import re
+from urllib.parse import parse_qs
+
+from .. import selectors
+from ..exceptions import BoardNotFound, BoardUnavailable, InvalidRegion
+from ..limits import REGION_MAX_LENGTH
+from .feed import BoardFeed
+from .watchers import TopWatcher
+
+logger = logging.getLogger(__name__)
+
+LEADERBOARD_PATH = "/v1/ws/leaderboard"
+TOP_MAX = 100
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")
+CLOSE_INVALID, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN = 4400, 4404, 1013
+
+
+class InvalidRequest(ValueError):
+    pass
+
+
+class LiveApplication:
+    """One per process: the feed of the boards its clients watch, started with the process."""
+
+    def __init__(self):
+        self.feed = BoardFeed()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "websocket" and scope["path"] == LEADERBOARD_PATH:
+            await LeaderboardSocket(self.feed, scope, receive, send).run()
+        elif scope["type"] == "websocket":
+            if (await receive())["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": CLOSE_NOT_FOUND})
+        else:
+            body = json.dumps({"error": "not_found", "detail": "This port serves WebSockets only."}).encode()
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.feed.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class LeaderboardSocket:
+    """One client following a board's top."""
+
+    def __init__(self, feed: BoardFeed, scope, receive, send):
+        self.feed, self.scope, self.receive, self._send = feed, scope, receive, send
+
+    async def run(self) -> None:
+        if (await self.receive())["type"] != "websocket.connect":
+            return
+        await self._send({"type": "websocket.accept"})
+        watcher = None
+        try:
+            game_id, top, region = parse(self.scope["query_string"].decode("latin-1"))
+            watcher = TopWatcher(self.send_json, game_id=game_id, top=top, region=region)
+            page = await asyncio.to_thread(
+                selectors.leaderboard_page, game_id=game_id, top=top, offset=0, region=region
+            )
+        except (InvalidRequest, InvalidRegion) as error:
+            return await self.refuse("invalid_request", str(error), CLOSE_INVALID)
+        except BoardNotFound as error:
+            return await self.refuse("game_not_found", f"No game {error}.", CLOSE_NOT_FOUND)
+        except BoardUnavailable:
+            return await self.refuse("service_unavailable", "Leaderboard temporarily unavailable.", CLOSE_TRY_AGAIN)
+        watcher.offer(page)
+        sender = asyncio.create_task(watcher.run())
+        self.feed.watch(watcher)
+        self.feed.changed(game_id)  # a change between the read above and the watch is not missed
+        try:
+            await self.until_closed()
+        finally:
+            self.feed.unwatch(watcher)
+            sender.cancel()
+
+    async def until_closed(self) -> None:
+        while (await self.receive())["type"] != "websocket.disconnect":
+            pass  # this stream takes nothing from the client
+
+    async def refuse(self, error: str, detail: str, code: int) -> None:
+        await self.send_json({"type": "ERROR", "error": error, "detail": detail})
+        await self._send({"type": "websocket.close", "code": code})
+
+    async def send_json(self, message: dict) -> None:
+        await self._send({"type": "websocket.send", "text": json.dumps(message)})
+
+
+def parse(query: str) -> tuple[str, int, str | None]:
+    """(game_id, top, region) of the query string; InvalidRequest naming what is wrong."""
+    values = {name: found[-1] for name, found in parse_qs(query, keep_blank_values=True).items()}
+    game_id = values.get("game_id")
+    if not game_id or len(game_id) > 64 or not SLUG.fullmatch(game_id):
+        raise InvalidRequest("game_id: a game's id (letters, digits, - and _) is required.")
+    raw_top = values.get("top", "10")
+    if not (raw_top.isascii() and raw_top.isdigit() and 1 <= int(raw_top) <= TOP_MAX):
+        raise InvalidRequest(f"top: must be a whole number from 1 to {TOP_MAX}.")
+    region = values.get("region")
+    if region is not None and (not region or len(region) > REGION_MAX_LENGTH or not SLUG.fullmatch(region)):
+        raise InvalidRequest("region: must be one of the game's regions.")
+    return game_id, int(raw_top), region

@@ -1,0 +1,91 @@
+"""The boards this process's clients watch, fed by Redis's announcements of changes: each watched
+board is read again at most once per coalescing interval (and once after its last change), and
+each watcher is offered the new top."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+
+from .. import redis_store, selectors
+from .watchers import TopWatcher
+
+logger = logging.getLogger(__name__)
+
+
+class BoardFeed:
+    """One per process: it starts listening with its first watcher, in the server's event loop."""
+
+    def __init__(self, read_top: Callable[..., selectors.Page] = selectors.leaderboard_page):
+        self.read_top = read_top
+        self._watchers: dict[str, set[TopWatcher]] = {}
+        self._refreshing: dict[str, asyncio.Task] = {}
+        self._again: set[str] = set()
+        self._listener: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen(), name="speedrank-live-feed")
+            self._listener.add_done_callback(_log_failure)
+
+    async def stop(self) -> None:
+        for task in [self._listener, *self._refreshing.values()]:
+            if task is not None:
+                task.cancel()
+
+    def watch(self, watcher: TopWatcher) -> None:
+        self.start()
+        self._watchers.setdefault(watcher.game_id, set()).add(watcher)
+
+    def unwatch(self, watcher: TopWatcher) -> None:
+        watchers = self._watchers.get(watcher.game_id, set())
+        watchers.discard(watcher)
+        if not watchers:
+            self._watchers.pop(watcher.game_id, None)
+
+    async def _listen(self) -> None:
+        async for game in redis_store.announcements():
+            for changed in self._watchers if game == redis_store.RESUBSCRIBED else [game]:
+                self.changed(changed)
+
+    def changed(self, game: str) -> None:
+        """The game's board changed: read it again now, or once the read in hand and the
+        coalescing interval after it are over."""
+        if game not in self._watchers:
+            return
+        if game in self._refreshing:
+            self._again.add(game)
+            return
+        self._refreshing[game] = asyncio.create_task(self._refresh(game))
+
+    async def _refresh(self, game: str) -> None:
+        try:
+            while True:
+                started = time.monotonic()
+                self._again.discard(game)
+                await self._offer_tops(game)
+                await asyncio.sleep(max(settings.LIVE_COALESCE_SECONDS - (time.monotonic() - started), 0))
+                if game not in self._again:
+                    return
+        finally:
+            self._refreshing.pop(game, None)
+
+    async def _offer_tops(self, game: str) -> None:
+        """Each distinct top the game's watchers follow, read once, offered to each of them."""
+        watchers = list(self._watchers.get(game, ()))
+        for top, region in {(watcher.top, watcher.region) for watcher in watchers}:
+            try:
+                page = await asyncio.to_thread(self.read_top, game_id=game, top=top, offset=0, region=region)
+            except Exception as error:  # noqa: BLE001  the next change reads it again
+                logger.warning("live: could not read the top of %s: %s", game, error)
+                continue
+            for watcher in watchers:
+                if (watcher.top, watcher.region) == (top, region):
+                    watcher.offer(page)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("live: the feed stopped listening", exc_info=task.exception())

@@ -1,0 +1,57 @@
+"""Supervision of the live server (`python -m speedrank.serve live`), beside the REST API's
+workers: started with them, started again if it ends, stopped with them."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+logger = logging.getLogger(__name__)
+
+CHECK_SECONDS = 1
+CHECK_MAX_SECONDS = 60
+STOP_SECONDS = 10
+
+
+class LiveServerSupervisor:
+    """Keeps the live server running while started; one that keeps ending at once is started
+    again less and less often."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._keeper: threading.Thread | None = None
+
+    def __enter__(self) -> "LiveServerSupervisor":
+        self.process = self._started()
+        self._keeper = threading.Thread(target=self._keep_running, name="live-server", daemon=True)
+        self._keeper.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stopping.set()
+        if self._keeper is not None:
+            self._keeper.join()
+
+    def _started(self) -> subprocess.Popen:
+        # A session of its own: a Ctrl-C meant for the server reaches it through this process.
+        command = [sys.executable, "-m", "speedrank.serve", "live", "--parent", str(os.getpid())]
+        return subprocess.Popen(command, start_new_session=True)
+
+    def _keep_running(self) -> None:
+        pause = CHECK_SECONDS
+        while not self._stopping.wait(pause):
+            if self.process.poll() is None:
+                pause = CHECK_SECONDS
+                continue
+            logger.warning("live server ended (exit %s); starting another", self.process.returncode)
+            pause = min(2 * pause, CHECK_MAX_SECONDS)
+            self.process = self._started()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

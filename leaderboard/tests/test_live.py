@@ -1,0 +1,117 @@
+"""The live server, through the server `make run` starts, with a real WebSocket client: a board's top
+pushed as scores land over REST, coalesced, and bad input refused with an ERROR and a close code."""
+
+import json
+import time
+import urllib.request
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from .conftest import LiveServer, wait_until
+
+pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def live(default_board, redis_url, tmp_path):
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=2, live=True)
+    wait_until(lambda: _accepts(server), timeout=20)
+    yield server
+    log = server.stop()
+    assert "Traceback" not in log
+
+
+def _accepts(server: LiveServer) -> bool:
+    try:
+        with connect(f"{server.ws_url}/v1/ws/leaderboard?game_id=default", open_timeout=1) as socket:
+            return json.loads(socket.recv(timeout=2))["type"] == "TOP"
+    except (OSError, TimeoutError, ConnectionClosed):
+        return False
+
+
+def post_score(server: LiveServer, username: str, points: int) -> None:
+    body = json.dumps({"username": username, "points": points}).encode()
+    request = urllib.request.Request(
+        f"{server.url}/api/score/", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 201
+
+
+def receive(socket) -> dict:
+    return json.loads(socket.recv(timeout=5))
+
+
+def top_of(message: dict) -> list[tuple[str, int]]:
+    return [(entry["player_id"], entry["score"]) for entry in message["entries"]]
+
+
+def test_a_client_gets_the_top_on_connect_then_each_new_top_as_scores_land(live):
+    post_score(live, "amy", 10)
+    with connect(f"{live.ws_url}/v1/ws/leaderboard?game_id=default&top=2") as socket:
+        first = receive(socket)
+        assert (first["type"], first["seq"], first["game_id"], top_of(first)) == ("TOP", 1, "default", [("amy", 10)])
+        assert first["total_players"] == 1
+
+        post_score(live, "bob", 30)
+        second = receive(socket)
+        post_score(live, "cy", 20)
+        third = receive(socket)
+
+    assert (second["seq"], top_of(second), second["total_players"]) == (2, [("bob", 30), ("amy", 10)], 2)
+    assert (third["seq"], top_of(third), third["total_players"]) == (3, [("bob", 30), ("cy", 20)], 3)
+
+
+def test_a_burst_of_scores_is_coalesced_and_the_last_top_is_the_board(live):
+    with connect(f"{live.ws_url}/v1/ws/leaderboard?game_id=default&top=5") as socket:
+        receive(socket)
+        started = time.monotonic()
+        for n in range(100):
+            post_score(live, f"p{n % 20}", n)
+        seconds = time.monotonic() - started
+        messages = []
+        while not messages or top_of(messages[-1])[0] != ("p19", 99):
+            messages.append(receive(socket))
+
+    assert [message["seq"] for message in messages] == list(range(2, len(messages) + 2))
+    assert top_of(messages[-1]) == [("p19", 99), ("p18", 98), ("p17", 97), ("p16", 96), ("p15", 95)]
+    assert len(messages) <= seconds / 0.1 + 3  # at most one per coalescing interval, and the last
+
+
+@pytest.mark.parametrize(
+    "query, error, code",
+    [
+        ("game_id=nope", "game_not_found", 4404),
+        ("game_id=default&top=0", "invalid_request", 4400),
+        ("game_id=default&top=101", "invalid_request", 4400),
+        ("game_id=default&top=ten", "invalid_request", 4400),
+        ("top=5", "invalid_request", 4400),
+        ("game_id=bad%20id", "invalid_request", 4400),
+        ("game_id=default&region=eu", "invalid_request", 4400),  # the default board has no regions
+    ],
+)
+def test_bad_input_gets_an_error_then_the_close_code_that_names_it(live, query, error, code):
+    with connect(f"{live.ws_url}/v1/ws/leaderboard?{query}") as socket:
+        message = receive(socket)
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+
+    assert (message["type"], message["error"]) == ("ERROR", error)
+    assert message["detail"]
+    assert closed.value.rcvd.code == code
+
+
+def test_a_path_that_is_no_stream_is_closed_4404(live):
+    with connect(f"{live.ws_url}/v1/ws/nothing") as socket, pytest.raises(ConnectionClosed) as closed:
+        socket.recv(timeout=5)
+
+    assert closed.value.rcvd.code == 4404
+
+
+def test_the_live_server_is_started_again_if_it_dies(live):
+    (process,) = [child for child, command in live.children() if command[-3:-2] == ["live"]]
+    process.kill()
+
+    wait_until(lambda: _accepts(live), timeout=20)
