@@ -1,10 +1,12 @@
 """The live server's ASGI application: WebSockets only (REST stays on the WSGI server).
 
-    ws://HOST:WS_PORT/v1/ws/leaderboard?game_id=G&top=N[&region=R]
+    ws://HOST:WS_PORT/v1/ws/leaderboard?game_id=G&top=N[&region=R][&player_id=P]
 
 On connect the client is sent the board's top N (a TOP message), then a new TOP whenever that top
-changes, at most one per LIVE_COALESCE_SECONDS. Bad input gets an ERROR message, then the close
-code that names it (4400 bad parameters, 4404 unknown game); Redis away, 1013 (try again later).
+changes, at most one per LIVE_COALESCE_SECONDS. Following a player, it is also sent their RANK
+(on connect if ranked, and when their rank or score changes) and OVERTAKEN when someone passes
+them. Bad input gets an ERROR message, then the close code that names it (4400 bad parameters,
+4404 unknown game); Redis away, 1013 (try again later).
 """
 
 import asyncio
@@ -15,8 +17,8 @@ from urllib.parse import parse_qs
 
 from .. import selectors
 from ..exceptions import BoardNotFound, BoardUnavailable, InvalidRegion
-from ..limits import REGION_MAX_LENGTH
-from .feed import BoardFeed
+from ..limits import REGION_MAX_LENGTH, USERNAME_MAX_LENGTH
+from .feed import BoardFeed, standing_of
 from .watchers import TopWatcher
 
 logger = logging.getLogger(__name__)
@@ -75,10 +77,13 @@ class LeaderboardSocket:
         await self._send({"type": "websocket.accept"})
         watcher = None
         try:
-            game_id, top, region = parse(self.scope["query_string"].decode("latin-1"))
-            watcher = TopWatcher(self.send_json, game_id=game_id, top=top, region=region)
+            game_id, top, region, player_id = parse(self.scope["query_string"].decode("latin-1"))
+            watcher = TopWatcher(self.send_json, game_id=game_id, top=top, region=region, player_id=player_id)
             page = await asyncio.to_thread(
                 selectors.leaderboard_page, game_id=game_id, top=top, offset=0, region=region
+            )
+            standing = player_id and await asyncio.to_thread(
+                standing_of, game_id=game_id, player_id=player_id, region=region
             )
         except (InvalidRequest, InvalidRegion) as error:
             return await self.refuse("invalid_request", str(error), CLOSE_INVALID)
@@ -87,6 +92,7 @@ class LeaderboardSocket:
         except BoardUnavailable:
             return await self.refuse("service_unavailable", "Leaderboard temporarily unavailable.", CLOSE_TRY_AGAIN)
         watcher.offer(page)
+        watcher.offer_standing(standing or None)
         sender = asyncio.create_task(watcher.run())
         self.feed.watch(watcher)
         self.feed.changed(game_id)  # a change between the read above and the watch is not missed
@@ -108,8 +114,8 @@ class LeaderboardSocket:
         await self._send({"type": "websocket.send", "text": json.dumps(message)})
 
 
-def parse(query: str) -> tuple[str, int, str | None]:
-    """(game_id, top, region) of the query string; InvalidRequest naming what is wrong."""
+def parse(query: str) -> tuple[str, int, str | None, str | None]:
+    """(game_id, top, region, player_id) of the query string; InvalidRequest naming what is wrong."""
     values = {name: found[-1] for name, found in parse_qs(query, keep_blank_values=True).items()}
     game_id = values.get("game_id")
     if not game_id or len(game_id) > 64 or not SLUG.fullmatch(game_id):
@@ -120,4 +126,7 @@ def parse(query: str) -> tuple[str, int, str | None]:
     region = values.get("region")
     if region is not None and (not region or len(region) > REGION_MAX_LENGTH or not SLUG.fullmatch(region)):
         raise InvalidRequest("region: must be one of the game's regions.")
-    return game_id, int(raw_top), region
+    player_id = values.get("player_id")
+    if player_id is not None and not (0 < len(player_id) <= USERNAME_MAX_LENGTH and player_id.isprintable()):
+        raise InvalidRequest(f"player_id: a player's id, 1 to {USERNAME_MAX_LENGTH} printable characters.")
+    return game_id, int(raw_top), region, player_id

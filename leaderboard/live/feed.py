@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from .. import redis_store, selectors
+from ..exceptions import PlayerNotRanked
 from .watchers import TopWatcher
 
 logger = logging.getLogger(__name__)
@@ -73,17 +74,34 @@ class BoardFeed:
             self._refreshing.pop(game, None)
 
     async def _offer_tops(self, game: str) -> None:
-        """Each distinct top the game's watchers follow, read once, offered to each of them."""
+        """Each distinct top the game's watchers follow, and each player they follow, read once
+        and offered to each watcher that follows it."""
         watchers = list(self._watchers.get(game, ()))
         for top, region in {(watcher.top, watcher.region) for watcher in watchers}:
-            try:
-                page = await asyncio.to_thread(self.read_top, game_id=game, top=top, offset=0, region=region)
-            except Exception as error:  # noqa: BLE001  the next change reads it again
-                logger.warning("live: could not read the top of %s: %s", game, error)
-                continue
+            page = await self._read(game, self.read_top, game_id=game, top=top, offset=0, region=region)
             for watcher in watchers:
-                if (watcher.top, watcher.region) == (top, region):
+                if page is not None and (watcher.top, watcher.region) == (top, region):
                     watcher.offer(page)
+        for player, region in {(w.player_id, w.region) for w in watchers if w.player_id is not None}:
+            found = await self._read(game, standing_of, game_id=game, player_id=player, region=region)
+            for watcher in watchers:
+                if (watcher.player_id, watcher.region) == (player, region):
+                    watcher.offer_standing(found)
+
+    async def _read(self, game: str, read, **query):
+        try:
+            return await asyncio.to_thread(read, **query)
+        except Exception as error:  # noqa: BLE001  the next change reads it again
+            logger.warning("live: could not read %s: %s", game, error)
+            return None
+
+
+def standing_of(*, game_id: str, player_id: str, region: str | None) -> selectors.Neighbourhood | None:
+    """The player's standing with a neighbour on each side, or None if not ranked."""
+    try:
+        return selectors.neighbourhood(game_id=game_id, player_id=player_id, context=1, region=region)
+    except PlayerNotRanked:
+        return None
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -115,3 +115,33 @@ def test_the_live_server_is_started_again_if_it_dies(live):
     process.kill()
 
     wait_until(lambda: _accepts(live), timeout=20)
+
+
+def test_a_followed_player_gets_their_rank_and_is_told_who_overtook_them(live):
+    post_score(live, "amy", 50)
+    post_score(live, "bob", 10)
+    with connect(f"{live.ws_url}/v1/ws/leaderboard?game_id=default&top=1&player_id=bob") as socket:
+        top, rank = receive(socket), receive(socket)
+        assert (top["type"], top["seq"], rank["seq"]) == ("TOP", 1, 2)
+        assert rank == {"type": "RANK", "seq": 2, "player_id": "bob", "rank": 2, "score": 10, "percentile": 50.0}
+
+        post_score(live, "cy", 20)  # passes bob; the top-1 stays amy's, of 3 players now
+        moved = [receive(socket), receive(socket), receive(socket)]
+
+    assert (moved[0]["type"], moved[0]["seq"], top_of(moved[0]), moved[0]["total_players"]) == (
+        "TOP", 3, [("amy", 50)], 3,
+    )  # fmt: skip
+    assert moved[1:] == [
+        {"type": "RANK", "seq": 4, "player_id": "bob", "rank": 3, "score": 10, "percentile": 33.33},
+        {"type": "OVERTAKEN", "seq": 5, "player_id": "bob", "by": "cy", "rank": 3, "by_score": 20},
+    ]
+
+
+def test_a_followed_player_without_a_score_gets_their_rank_once_they_score(live):
+    with connect(f"{live.ws_url}/v1/ws/leaderboard?game_id=default&top=3&player_id=dee") as socket:
+        assert receive(socket)["type"] == "TOP"
+        post_score(live, "dee", 5)
+        messages = [receive(socket), receive(socket)]
+
+    assert [message["type"] for message in messages] == ["TOP", "RANK"]
+    assert (messages[1]["rank"], messages[1]["score"]) == (1, 5)
