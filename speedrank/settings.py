@@ -134,6 +134,10 @@ LIVE_SERVER = env_bool("LIVE_SERVER", True)
 WS_PORT = env_int("WS_PORT", 8001, minimum=1, maximum=65535)
 # At most one new top per board per this many seconds, to each client following it.
 LIVE_COALESCE_SECONDS = env_float("LIVE_COALESCE_SECONDS", 0.1, minimum=0.0, maximum=60.0)
+# WebSockets open at once from one client address (TRUSTED_PROXY_COUNT applies), and the largest
+# message a client may send.
+LIVE_CONNECTIONS_PER_IP = env_int("LIVE_CONNECTIONS_PER_IP", 50, minimum=1, maximum=100_000)
+LIVE_MESSAGE_MAX_BYTES = env_int("LIVE_MESSAGE_MAX_BYTES", 4096, minimum=64, maximum=1_048_576)
 
 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN,
 # so concurrent writers queue on busy_timeout instead of failing to upgrade a read lock.

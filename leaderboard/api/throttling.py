@@ -49,12 +49,18 @@ def _limits_changed(*, setting: str, **kwargs) -> None:
 
 def client_ip(request) -> str:
     """REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the address the first of them saw."""
-    proxies = limits().trusted_proxies
+    meta = request.META
+    return address_seen(meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR", ""), limits().trusted_proxies)
+
+
+def address_seen(remote: str, forwarded_for: str, proxies: int) -> str:
+    """The client's address: the peer's, or with `proxies` trusted proxies in front, the address
+    the first of them saw (X-Forwarded-For, counted from the right)."""
     if proxies:
-        forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        forwarded = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
+    return remote
 
 
 def charge(request, *, writes: bool) -> redis_store.Charge | None:

@@ -2,20 +2,25 @@
 
     ws://HOST:WS_PORT/v1/ws/leaderboard?game_id=G&top=N[&region=R][&player_id=P]
 
-On connect the client is sent the board's top N (a TOP message), then a new TOP whenever that top
-changes, at most one per LIVE_COALESCE_SECONDS. Following a player, it is also sent their RANK
-(on connect if ranked, and when their rank or score changes) and OVERTAKEN when someone passes
-them. Bad input gets an ERROR message, then the close code that names it (4400 bad parameters,
-4404 unknown game); Redis away, 1013 (try again later).
+At most LIVE_CONNECTIONS_PER_IP at once from one address (4429 over it). On connect the client
+is sent the board's top N (a TOP message), then a new TOP whenever that top changes, at most one
+per LIVE_COALESCE_SECONDS. Following a player, it is also sent their RANK (on connect if ranked,
+and when their rank or score changes) and OVERTAKEN when someone passes them. Bad input gets an
+ERROR message, then the close code that names it (4400 bad parameters, 4404 unknown game); Redis
+away, 1013 (try again later); a message from the client over LIVE_MESSAGE_MAX_BYTES, 1009.
 """
 
 import asyncio
 import json
 import logging
 import re
+from collections import Counter
 from urllib.parse import parse_qs
 
+from django.conf import settings
+
 from .. import selectors
+from ..api.throttling import address_seen
 from ..exceptions import BoardNotFound, BoardUnavailable, InvalidRegion
 from ..limits import REGION_MAX_LENGTH, USERNAME_MAX_LENGTH
 from .feed import BoardFeed, standing_of
@@ -26,7 +31,7 @@ logger = logging.getLogger(__name__)
 LEADERBOARD_PATH = "/v1/ws/leaderboard"
 TOP_MAX = 100
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")
-CLOSE_INVALID, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN = 4400, 4404, 1013
+CLOSE_INVALID, CLOSE_NOT_FOUND, CLOSE_TOO_MANY, CLOSE_TRY_AGAIN, CLOSE_TOO_BIG = 4400, 4404, 4429, 1013, 1009
 
 
 class InvalidRequest(ValueError):
@@ -38,12 +43,20 @@ class LiveApplication:
 
     def __init__(self):
         self.feed = BoardFeed()
+        self.open: Counter[str] = Counter()  # WebSockets open, by client address
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket" and scope["path"] == LEADERBOARD_PATH:
-            await LeaderboardSocket(self.feed, scope, receive, send).run()
+            address = client_address(scope)
+            self.open[address] += 1
+            try:
+                await LeaderboardSocket(self.feed, scope, receive, send).run(over_cap=self.open[address] > cap())
+            finally:
+                self.open[address] -= 1
+                if not self.open[address]:
+                    del self.open[address]
         elif scope["type"] == "websocket":
             if (await receive())["type"] == "websocket.connect":
                 await send({"type": "websocket.accept"})
@@ -71,11 +84,13 @@ class LeaderboardSocket:
     def __init__(self, feed: BoardFeed, scope, receive, send):
         self.feed, self.scope, self.receive, self._send = feed, scope, receive, send
 
-    async def run(self) -> None:
+    async def run(self, *, over_cap: bool) -> None:
         if (await self.receive())["type"] != "websocket.connect":
             return
         await self._send({"type": "websocket.accept"})
-        watcher = None
+        if over_cap:
+            detail = f"At most {cap()} WebSockets at once from one address."
+            return await self.refuse("too_many_connections", detail, CLOSE_TOO_MANY)
         try:
             game_id, top, region, player_id = parse(self.scope["query_string"].decode("latin-1"))
             watcher = TopWatcher(self.send_json, game_id=game_id, top=top, region=region, player_id=player_id)
@@ -103,8 +118,12 @@ class LeaderboardSocket:
             sender.cancel()
 
     async def until_closed(self) -> None:
-        while (await self.receive())["type"] != "websocket.disconnect":
-            pass  # this stream takes nothing from the client
+        """Until the client leaves; this stream takes nothing from it, and closes on a message
+        over LIVE_MESSAGE_MAX_BYTES."""
+        while (message := await self.receive())["type"] != "websocket.disconnect":
+            if len(message.get("text") or message.get("bytes") or "") > settings.LIVE_MESSAGE_MAX_BYTES:
+                await self._send({"type": "websocket.close", "code": CLOSE_TOO_BIG})
+                return
 
     async def refuse(self, error: str, detail: str, code: int) -> None:
         await self.send_json({"type": "ERROR", "error": error, "detail": detail})
@@ -112,6 +131,17 @@ class LeaderboardSocket:
 
     async def send_json(self, message: dict) -> None:
         await self._send({"type": "websocket.send", "text": json.dumps(message)})
+
+
+def client_address(scope) -> str:
+    headers = dict(scope.get("headers") or ())
+    forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+    peer = (scope.get("client") or ("", 0))[0]
+    return address_seen(peer, forwarded, settings.TRUSTED_PROXY_COUNT)
+
+
+def cap() -> int:
+    return settings.LIVE_CONNECTIONS_PER_IP
 
 
 def parse(query: str) -> tuple[str, int, str | None, str | None]:

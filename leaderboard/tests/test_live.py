@@ -145,3 +145,33 @@ def test_a_followed_player_without_a_score_gets_their_rank_once_they_score(live)
 
     assert [message["type"] for message in messages] == ["TOP", "RANK"]
     assert (messages[1]["rank"], messages[1]["score"]) == (1, 5)
+
+
+def test_connections_over_the_per_address_cap_are_closed_4429(default_board, redis_url, tmp_path):
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=1, live=True,
+                        LIVE_CONNECTIONS_PER_IP="2")  # fmt: skip
+    try:
+        wait_until(lambda: _accepts(server), timeout=20)
+        url = f"{server.ws_url}/v1/ws/leaderboard?game_id=default"
+        with connect(url) as first, connect(url) as second:
+            assert receive(first)["type"] == receive(second)["type"] == "TOP"
+            with connect(url) as third:
+                refused = receive(third)
+                with pytest.raises(ConnectionClosed) as closed:
+                    third.recv(timeout=5)
+        with connect(url) as again:  # the two closed: room again
+            assert receive(again)["type"] == "TOP"
+    finally:
+        server.stop()
+
+    assert (refused["type"], refused["error"], closed.value.rcvd.code) == ("ERROR", "too_many_connections", 4429)
+
+
+def test_a_message_over_the_size_cap_closes_the_connection_1009(live):
+    with connect(f"{live.ws_url}/v1/ws/leaderboard?game_id=default", max_size=None) as socket:
+        receive(socket)
+        socket.send("x" * 4097)
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+
+    assert closed.value.rcvd.code == 1009
