@@ -145,3 +145,31 @@ class ApiKeyScopeDenied(LeaderboardError):
 class IdempotencyKeyReused(LeaderboardError):
     def __init__(self, key: str):
         super().__init__(f"Idempotency-Key {key!r} was already used for a different request.")
+
+
+class MatchNotFound(LeaderboardError):
+    def __init__(self, match_id: str):
+        super().__init__(f"No match {match_id!r}.")
+        self.match_id = match_id
+
+
+class InvalidMatch(LeaderboardError):
+    """A match that cannot be created as asked (its game does not count wins, ...)."""
+
+
+class MoveRefused(LeaderboardError):
+    """A move that breaks the match's rules; `code` names which, as the live protocol does."""
+
+    code = "illegal_move"
+
+
+class NotYourTurn(MoveRefused):
+    code = "not_your_turn"
+
+
+class IllegalMove(MoveRefused):
+    code = "illegal_move"
+
+
+class MatchOver(MoveRefused):
+    code = "match_over"

@@ -182,3 +182,37 @@ class PendingMirror(models.Model):
 
     def __str__(self) -> str:
         return f"score {self.score_id} awaiting its mirror"
+
+
+class Match(models.Model):
+    """A match between two players, created by a game server: its state lives in Redis while it is
+    played; here, its players from the start, and its moves and result once it is over."""
+
+    class Status(models.TextChoices):
+        PLAYING = "playing"
+        WON = "won"
+        DRAW = "draw"
+        ABANDONED = "abandoned"
+
+    id = models.CharField(max_length=32, primary_key=True)
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="matches")
+    rules = models.CharField(max_length=32)
+    players = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLAYING)
+    winner = models.CharField(max_length=USERNAME_MAX_LENGTH, blank=True, default="")  # "": none
+    reason = models.CharField(max_length=16, blank=True, default="")  # forfeit, expired; "": on the board
+    moves = models.JSONField(default=list)
+    created_by = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="won") & ~Q(winner="") | ~Q(status="won") & Q(winner=""),
+                name="match_winner_only_when_won",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id

@@ -138,6 +138,13 @@ LIVE_COALESCE_SECONDS = env_float("LIVE_COALESCE_SECONDS", 0.1, minimum=0.0, max
 # message a client may send.
 LIVE_CONNECTIONS_PER_IP = env_int("LIVE_CONNECTIONS_PER_IP", 50, minimum=1, maximum=100_000)
 LIVE_MESSAGE_MAX_BYTES = env_int("LIVE_MESSAGE_MAX_BYTES", 4096, minimum=64, maximum=1_048_576)
+# Match rooms: a match is kept this long after its last change (then it is abandoned); a player
+# away this long while the other is connected forfeits.
+MATCH_IDLE_SECONDS = env_int("MATCH_IDLE_SECONDS", 600, minimum=5, maximum=7 * 86400)
+MATCH_FORFEIT_SECONDS = env_float("MATCH_FORFEIT_SECONDS", 30.0, minimum=0.5, maximum=86400.0)
+# How clients reach the live server, as match creation names it (state_url): ws://HOST:WS_PORT of
+# the request's host unless set (behind a proxy, e.g. wss://games.example.com).
+LIVE_PUBLIC_URL = env_str("LIVE_PUBLIC_URL", "")
 
 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN,
 # so concurrent writers queue on busy_timeout instead of failing to upgrade a read lock.

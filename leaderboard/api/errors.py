@@ -48,6 +48,8 @@ DOMAIN_ERRORS = {
     domain.GlobalViewTooDeep: (400, "invalid_request"),
     domain.RegionMismatch: (409, "region_mismatch"),
     domain.RebuildInProgress: (409, "rebuild_in_progress"),
+    domain.MatchNotFound: (404, "match_not_found"),
+    domain.InvalidMatch: (400, "invalid_request"),
 }
 # Framework errors in /v1/: the v1 error code of each.
 FRAMEWORK_CODES = {

@@ -184,3 +184,25 @@ class HealthOutput(serializers.Serializer):
     database = serializers.CharField()
     redis = serializers.CharField()
     redis_cluster = ClusterOutput(allow_null=True, help_text="null on a single Redis")
+
+
+class MatchStateOutput(serializers.Serializer):
+    type = serializers.CharField(help_text="STATE, as the live server sends it")
+    seq = serializers.IntegerField(help_text="the number of moves applied")
+    match_id = serializers.CharField()
+    board = serializers.ListField(
+        child=serializers.ListField(child=serializers.CharField(allow_null=True)),
+        help_text="6 rows of 7 cells, top row first: null or the player_id whose disc it is",
+    )
+    turn = serializers.CharField(allow_null=True, help_text="the player to move; null once the match is over")
+    status = serializers.ChoiceField(choices=["playing", "won", "draw", "abandoned"])
+    winner = serializers.CharField(allow_null=True)
+    moves = serializers.IntegerField()
+    players = serializers.ListField(child=serializers.CharField())
+    reason = serializers.CharField(allow_null=True, help_text="forfeit or expired, if not ended on the board")
+
+
+class CreatedMatchOutput(serializers.Serializer):
+    match_id = serializers.CharField()
+    tokens = serializers.DictField(child=serializers.CharField(), help_text="each player's token for state_url")
+    state_url = serializers.CharField()

@@ -1,6 +1,7 @@
 """The live server's ASGI application: WebSockets only (REST stays on the WSGI server).
 
     ws://HOST:WS_PORT/v1/ws/leaderboard?game_id=G&top=N[&region=R][&player_id=P]
+    ws://HOST:WS_PORT/v1/matches/{match_id}/state[?token=T]   (see rooms.py)
 
 At most LIVE_CONNECTIONS_PER_IP at once from one address (4429 over it). On connect the client
 is sent the board's top N (a TOP message), then a new TOP whenever that top changes, at most one
@@ -15,7 +16,6 @@ import json
 import logging
 import re
 from collections import Counter
-from urllib.parse import parse_qs
 
 from django.conf import settings
 
@@ -24,14 +24,17 @@ from ..api.throttling import address_seen
 from ..exceptions import BoardNotFound, BoardUnavailable, InvalidRegion
 from ..limits import REGION_MAX_LENGTH, USERNAME_MAX_LENGTH
 from .feed import BoardFeed, standing_of
+from .listener import Listener
+from .rooms import MatchRooms, MatchSocket
+from .socket import CLOSE_INVALID, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, Socket
 from .watchers import TopWatcher
 
 logger = logging.getLogger(__name__)
 
 LEADERBOARD_PATH = "/v1/ws/leaderboard"
+MATCH_PATH = re.compile(r"/v1/matches/([-a-zA-Z0-9_]{1,32})/state/?")
 TOP_MAX = 100
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")
-CLOSE_INVALID, CLOSE_NOT_FOUND, CLOSE_TOO_MANY, CLOSE_TRY_AGAIN, CLOSE_TOO_BIG = 4400, 4404, 4429, 1013, 1009
 
 
 class InvalidRequest(ValueError):
@@ -39,33 +42,42 @@ class InvalidRequest(ValueError):
 
 
 class LiveApplication:
-    """One per process: the feed of the boards its clients watch, started with the process."""
+    """One per process: the feed of the boards its clients watch and its match rooms, both fed
+    by one subscription to Redis, started with the process's first WebSocket."""
 
     def __init__(self):
-        self.feed = BoardFeed()
+        self.feed, self.rooms = BoardFeed(), MatchRooms()
+        self.listener = Listener(self.feed, self.rooms)
         self.open: Counter[str] = Counter()  # WebSockets open, by client address
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-        elif scope["type"] == "websocket" and scope["path"] == LEADERBOARD_PATH:
-            address = client_address(scope)
-            self.open[address] += 1
-            try:
-                await LeaderboardSocket(self.feed, scope, receive, send).run(over_cap=self.open[address] > cap())
-            finally:
-                self.open[address] -= 1
-                if not self.open[address]:
-                    del self.open[address]
         elif scope["type"] == "websocket":
-            if (await receive())["type"] == "websocket.connect":
-                await send({"type": "websocket.accept"})
-                await send({"type": "websocket.close", "code": CLOSE_NOT_FOUND})
+            await self._websocket(scope, receive, send)
         else:
             body = json.dumps({"error": "not_found", "detail": "This port serves WebSockets only."}).encode()
             headers = [(b"content-type", b"application/json")]
             await send({"type": "http.response.start", "status": 404, "headers": headers})
             await send({"type": "http.response.body", "body": body})
+
+    async def _websocket(self, scope, receive, send) -> None:
+        self.listener.start()
+        address = client_address(scope)
+        self.open[address] += 1
+        try:
+            await self._socket(scope, receive, send).run(over_cap=self.open[address] > settings.LIVE_CONNECTIONS_PER_IP)
+        finally:
+            self.open[address] -= 1
+            if not self.open[address]:
+                del self.open[address]
+
+    def _socket(self, scope, receive, send) -> Socket:
+        if scope["path"] == LEADERBOARD_PATH:
+            return LeaderboardSocket(self.feed, scope, receive, send)
+        if matched := MATCH_PATH.fullmatch(scope["path"]):
+            return MatchSocket(self.rooms, matched[1], scope, receive, send)
+        return UnknownPath(scope, receive, send)
 
     async def _lifespan(self, receive, send) -> None:
         while True:
@@ -73,26 +85,27 @@ class LiveApplication:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.feed.stop()
+                for machinery in (self.listener, self.feed, self.rooms):
+                    await machinery.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-class LeaderboardSocket:
+class UnknownPath(Socket):
+    async def serve(self) -> None:
+        await self.refuse("not_found", f"No stream at {self.scope['path']}.", CLOSE_NOT_FOUND)
+
+
+class LeaderboardSocket(Socket):
     """One client following a board's top."""
 
     def __init__(self, feed: BoardFeed, scope, receive, send):
-        self.feed, self.scope, self.receive, self._send = feed, scope, receive, send
+        super().__init__(scope, receive, send)
+        self.feed = feed
 
-    async def run(self, *, over_cap: bool) -> None:
-        if (await self.receive())["type"] != "websocket.connect":
-            return
-        await self._send({"type": "websocket.accept"})
-        if over_cap:
-            detail = f"At most {cap()} WebSockets at once from one address."
-            return await self.refuse("too_many_connections", detail, CLOSE_TOO_MANY)
+    async def serve(self) -> None:
         try:
-            game_id, top, region, player_id = parse(self.scope["query_string"].decode("latin-1"))
+            game_id, top, region, player_id = parse(self.query())
             watcher = TopWatcher(self.send_json, game_id=game_id, top=top, region=region, player_id=player_id)
             page = await asyncio.to_thread(
                 selectors.leaderboard_page, game_id=game_id, top=top, offset=0, region=region
@@ -112,25 +125,11 @@ class LeaderboardSocket:
         self.feed.watch(watcher)
         self.feed.changed(game_id)  # a change between the read above and the watch is not missed
         try:
-            await self.until_closed()
+            async for _message in self.messages():
+                pass  # this stream takes nothing from the client
         finally:
             self.feed.unwatch(watcher)
             sender.cancel()
-
-    async def until_closed(self) -> None:
-        """Until the client leaves; this stream takes nothing from it, and closes on a message
-        over LIVE_MESSAGE_MAX_BYTES."""
-        while (message := await self.receive())["type"] != "websocket.disconnect":
-            if len(message.get("text") or message.get("bytes") or "") > settings.LIVE_MESSAGE_MAX_BYTES:
-                await self._send({"type": "websocket.close", "code": CLOSE_TOO_BIG})
-                return
-
-    async def refuse(self, error: str, detail: str, code: int) -> None:
-        await self.send_json({"type": "ERROR", "error": error, "detail": detail})
-        await self._send({"type": "websocket.close", "code": code})
-
-    async def send_json(self, message: dict) -> None:
-        await self._send({"type": "websocket.send", "text": json.dumps(message)})
 
 
 def client_address(scope) -> str:
@@ -140,13 +139,8 @@ def client_address(scope) -> str:
     return address_seen(peer, forwarded, settings.TRUSTED_PROXY_COUNT)
 
 
-def cap() -> int:
-    return settings.LIVE_CONNECTIONS_PER_IP
-
-
-def parse(query: str) -> tuple[str, int, str | None, str | None]:
-    """(game_id, top, region, player_id) of the query string; InvalidRequest naming what is wrong."""
-    values = {name: found[-1] for name, found in parse_qs(query, keep_blank_values=True).items()}
+def parse(values: dict[str, str]) -> tuple[str, int, str | None, str | None]:
+    """(game_id, top, region, player_id) of the query; InvalidRequest naming what is wrong."""
     game_id = values.get("game_id")
     if not game_id or len(game_id) > 64 or not SLUG.fullmatch(game_id):
         raise InvalidRequest("game_id: a game's id (letters, digits, - and _) is required.")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from .. import redis_store, selectors
+from .. import selectors
 from ..exceptions import PlayerNotRanked
 from .watchers import TopWatcher
 
@@ -17,27 +17,19 @@ logger = logging.getLogger(__name__)
 
 
 class BoardFeed:
-    """One per process: it starts listening with its first watcher, in the server's event loop."""
+    """One per process, told by the process's Listener which games changed."""
 
     def __init__(self, read_top: Callable[..., selectors.Page] = selectors.leaderboard_page):
         self.read_top = read_top
         self._watchers: dict[str, set[TopWatcher]] = {}
         self._refreshing: dict[str, asyncio.Task] = {}
         self._again: set[str] = set()
-        self._listener: asyncio.Task | None = None
-
-    def start(self) -> None:
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen(), name="speedrank-live-feed")
-            self._listener.add_done_callback(_log_failure)
 
     async def stop(self) -> None:
-        for task in [self._listener, *self._refreshing.values()]:
-            if task is not None:
-                task.cancel()
+        for task in self._refreshing.values():
+            task.cancel()
 
     def watch(self, watcher: TopWatcher) -> None:
-        self.start()
         self._watchers.setdefault(watcher.game_id, set()).add(watcher)
 
     def unwatch(self, watcher: TopWatcher) -> None:
@@ -46,10 +38,10 @@ class BoardFeed:
         if not watchers:
             self._watchers.pop(watcher.game_id, None)
 
-    async def _listen(self) -> None:
-        async for game in redis_store.announcements():
-            for changed in self._watchers if game == redis_store.RESUBSCRIBED else [game]:
-                self.changed(changed)
+    def resubscribed(self) -> None:
+        """Announcements may have been lost: every watched game is read again."""
+        for game in list(self._watchers):
+            self.changed(game)
 
     def changed(self, game: str) -> None:
         """The game's board changed: read it again now, or once the read in hand and the
@@ -102,8 +94,3 @@ def standing_of(*, game_id: str, player_id: str, region: str | None) -> selector
         return selectors.neighbourhood(game_id=game_id, player_id=player_id, context=1, region=region)
     except PlayerNotRanked:
         return None
-
-
-def _log_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("live: the feed stopped listening", exc_info=task.exception())

@@ -2,7 +2,7 @@
 board writes and upkeep, board reads (of one board, or across a game's region shards), rate
 limits, cached profiles, and the servers (a single Redis, or a cluster's masters) that hold it all."""
 
-from . import regions
+from . import matches, regions
 from .boards import (
     MirroredEntry,
     abandon_rebuild,
@@ -22,7 +22,7 @@ from .boards import (
     total_members,
     whole_boards,
 )
-from .changes import RESUBSCRIBED, announcements
+from .changes import CHANGED, MATCH, RESUBSCRIBED, Announcement, announcements
 from .client import claim_rider, client, ping, riding
 from .keys import (
     Entry,
@@ -54,7 +54,10 @@ from .servers import (
 )
 
 __all__ = [
+    "CHANGED",
+    "MATCH",
     "RESUBSCRIBED",
+    "Announcement",
     "announcements",
     "Charge",
     "Entry",
@@ -97,6 +100,7 @@ __all__ = [
     "header",
     "run_id_key",
     "master_of",
+    "matches",
     "masters",
     "run_ids",
     "stale_slots",

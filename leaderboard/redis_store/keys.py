@@ -136,6 +136,21 @@ def changes_pattern() -> str:
     return f"{prefix()}:changed:*"
 
 
+def match_key(match_id: str) -> str:
+    """A match's state, its version and when each player was last seen connected: one hash."""
+    return f"{prefix()}:match:{{{match_id}}}"
+
+
+def match_channel(match_id: str) -> str:
+    """The pub/sub channel a match's states are published on: "version|STATE message"."""
+    return f"{prefix()}:match-state:{match_id}"
+
+
+def match_pattern() -> str:
+    """Every match's channel, for PSUBSCRIBE."""
+    return f"{prefix()}:match-state:*"
+
+
 def rebuild_key(board: str) -> str:
     return f"{board_key(board)}:rebuild"
 

@@ -105,9 +105,10 @@ def test_bad_input_gets_an_error_then_the_close_code_that_names_it(live, query, 
 
 def test_a_path_that_is_no_stream_is_closed_4404(live):
     with connect(f"{live.ws_url}/v1/ws/nothing") as socket, pytest.raises(ConnectionClosed) as closed:
+        error = receive(socket)
         socket.recv(timeout=5)
 
-    assert closed.value.rcvd.code == 4404
+    assert (error["type"], error["error"], closed.value.rcvd.code) == ("ERROR", "not_found", 4404)
 
 
 def test_the_live_server_is_started_again_if_it_dies(live):

@@ -25,7 +25,7 @@ def test_the_schema_covers_the_seed_and_v1_endpoints(schema):
         "/api/score/", "/api/top-players/", "/api/my-rank/", "/health/",
         "/v1/games/", "/v1/games/{game_id}/", "/v1/sessions/", "/v1/scores/", "/v1/leaderboard/",
         "/v1/leaderboard/rank/", "/v1/leaderboard/players/", "/v1/matchmaking/", "/v1/players/{player_id}/",
-        "/v1/games/{game_id}/players/{player_id}/region/",
+        "/v1/games/{game_id}/players/{player_id}/region/", "/v1/matches/", "/v1/matches/{match_id}/",
     }  # fmt: skip
 
 

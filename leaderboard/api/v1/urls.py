@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from . import games, reads, scores
+from . import games, matches, reads, scores
 
 urlpatterns = [
     re_path(r"^games/?$", games.Games.as_view(), name="v1-games"),
@@ -18,5 +18,7 @@ urlpatterns = [
     re_path(r"^leaderboard/rank/?$", reads.LeaderboardRank.as_view(), name="v1-leaderboard-rank"),
     re_path(r"^leaderboard/players/?$", reads.LeaderboardPlayers.as_view(), name="v1-leaderboard-players"),
     re_path(r"^matchmaking/?$", reads.Matchmaking.as_view(), name="v1-matchmaking"),
+    re_path(r"^matches/?$", matches.Matches.as_view(), name="v1-matches"),
+    re_path(r"^matches/(?P<match_id>[-a-zA-Z0-9_]+)/?$", matches.MatchDetail.as_view(), name="v1-match"),
     re_path(r"^players/(?P<player_id>[^/]+)/?$", reads.PlayerProfile.as_view(), name="v1-player"),
 ]

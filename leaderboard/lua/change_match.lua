@@ -1,0 +1,18 @@
+-- Replace a match's state if nobody changed it since it was read, and publish the new state:
+-- of two changes made from the same state, one applies and the other finds the version moved.
+-- KEYS[1] the match's hash
+-- ARGV[1] the version the change was made from
+-- ARGV[2] the new state, as stored
+-- ARGV[3] the match's channel
+-- ARGV[4] the STATE message to publish after the new version and a '|'
+-- ARGV[5] seconds the match is kept without another change
+-- Returns the new version, or -1 if the version moved (or the match expired).
+local version = redis.call('HGET', KEYS[1], 'version')
+if version ~= ARGV[1] then
+  return -1
+end
+local changed = tonumber(version) + 1
+redis.call('HSET', KEYS[1], 'version', changed, 'state', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[3], changed .. '|' .. ARGV[4])
+return changed

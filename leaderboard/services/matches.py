@@ -1,0 +1,237 @@
+"""Match rooms: creating a match, applying a move or a forfeit atomically in Redis (any process
+may), and recording a finished match in SQL with its winner's win on the game's board.
+
+The result rule: a win adds WIN_POINTS (1) to the winner's total on the match's game, which must
+be an `increment` game without regions, so its board counts wins. A draw or an abandoned match
+adds nothing."""
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+import orjson
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import redis_store, writes
+from ..exceptions import InvalidMatch, InvalidToken, MatchNotFound, PointsOutOfRange, TotalOutOfRange
+from ..match_rules import ABANDONED, PLAYING, WON, MatchState, ended, played
+from ..models import Board, Match
+from ..writes import AfterCommit, Work
+from .games import game, scoring_games
+from .keys import Caller
+from .scores import record
+
+logger = logging.getLogger(__name__)
+
+WIN_POINTS = 1
+TOKEN_SALT = "speedrank.match-token"
+CHANGE_ATTEMPTS = 20  # a change retried from a fresh read; each retry means another change applied
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedMatch:
+    state: MatchState
+    tokens: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A state the match moved to, with its version and its STATE message as published."""
+
+    state: MatchState
+    version: int
+    message: str
+
+
+# --- creating ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateMatch(Work):
+    match_id: str
+    game_id: str
+    rules: str
+    players: tuple[str, str]
+    api_key_id: int
+
+    def apply(self, after: AfterCommit) -> None:
+        board = game(slug=self.game_id)
+        Match.objects.create(
+            id=self.match_id, board=board, rules=self.rules, players=list(self.players), created_by_id=self.api_key_id
+        )
+
+
+def create_match(*, caller: Caller, game_id: str, players: list[str], rules: str) -> CreatedMatch:
+    """A new match on a game that counts wins; the first player listed moves first."""
+    _check_game_counts_wins(game(slug=game_id))
+    if len(set(players)) != 2 or len(players) != 2:
+        raise InvalidMatch("players: two different players.")
+    state = MatchState(match_id=f"mch_{secrets.token_hex(8)}", players=tuple(players))
+    writes.commit(CreateMatch(state.match_id, game_id, rules, state.players, caller.key_id))
+    redis_store.matches.create_match(
+        state.match_id, _stored(state), players=players, now=timezone.now().timestamp(), keep_seconds=_keep()
+    )
+    return CreatedMatch(state, {player: token_for(state.match_id, player) for player in players})
+
+
+def _check_game_counts_wins(board: Board) -> None:
+    if board.operator != Board.Operator.INCREMENT or board.regions:
+        raise InvalidMatch(
+            f"game_id: {board.slug!r} must be an increment game without regions: a match's win adds"
+            f" {WIN_POINTS} to the winner's total there."
+        )
+
+
+def token_for(match_id: str, player_id: str) -> str:
+    """The player's signed token for this match alone."""
+    return signing.dumps([match_id, player_id], salt=TOKEN_SALT, compress=False)
+
+
+def player_of_token(token: str, *, match_id: str) -> str:
+    """The player a token was made for; InvalidToken if forged or made for another match."""
+    try:
+        signed_match, player_id = signing.loads(token, salt=TOKEN_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise InvalidToken("The token is not valid.") from None
+    if signed_match != match_id:
+        raise InvalidToken("The token is for another match.")
+    return player_id
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def match_state(*, match_id: str) -> tuple[MatchState, int | None]:
+    """The match's state and version (None once Redis no longer keeps it: then from SQL). A match
+    Redis finished that SQL has not recorded yet is recorded now; one Redis let expire unfinished
+    is recorded abandoned."""
+    kept = redis_store.matches.match_record(match_id)
+    if kept is not None:
+        state = _loaded(match_id, kept.state)
+        if state.status != PLAYING:
+            record_result(state)
+        return state, kept.version
+    row = Match.objects.filter(id=match_id).first()
+    if row is None:
+        raise MatchNotFound(match_id)
+    state = _from_row(row)
+    if state.status == PLAYING:
+        state = ended(state, status=ABANDONED, winner=None, reason="expired")
+        record_result(state)
+    return state, None
+
+
+def _from_row(row: Match) -> MatchState:
+    return MatchState(row.id, tuple(row.players), tuple(row.moves), row.status, row.winner or None, row.reason or None)
+
+
+# --- changing ------------------------------------------------------------------------------------
+
+
+def play(*, match_id: str, player_id: str, column: int) -> Change:
+    """Apply the player's move: NotYourTurn, IllegalMove or MatchOver, and nothing changed, if it
+    breaks a rule. Of two moves made at once, one applies; the other is judged again after it."""
+    return _change(match_id, lambda state, seen: played(state, player_id=player_id, column=column))
+
+
+def forfeit_absent(*, match_id: str, connected: set[str], now: float) -> Change | None:
+    """If a player of a match in play has been away MATCH_FORFEIT_SECONDS while the other is
+    connected, the one away forfeits: the change, or None if nobody forfeits."""
+
+    def forfeited(state: MatchState, seen: dict[str, float]) -> MatchState | None:
+        away = [player for player in state.players if now - seen.get(player, 0) > settings.MATCH_FORFEIT_SECONDS]
+        if state.status != PLAYING or len(away) != 1 or away[0] in connected:
+            return None
+        winner = next(player for player in state.players if player != away[0])
+        return ended(state, status=WON, winner=winner, reason="forfeit")
+
+    if not connected:
+        return None
+    return _change(match_id, forfeited)
+
+
+def _change(match_id: str, change) -> Change | None:
+    for _attempt in range(CHANGE_ATTEMPTS):
+        kept = redis_store.matches.match_record(match_id)
+        if kept is None:
+            raise MatchNotFound(match_id)
+        new = change(_loaded(match_id, kept.state), kept.seen)
+        if new is None:
+            return None
+        message = orjson.dumps(new.message()).decode()
+        version = redis_store.matches.change_match(
+            match_id, version=kept.version, state=_stored(new), message=message, keep_seconds=_keep()
+        )
+        if version is not None:
+            if new.status != PLAYING:
+                record_result(new)
+            return Change(new, version, message)
+    raise InvalidMatch(f"Match {match_id} changed {CHANGE_ATTEMPTS} times while this change was made; try again.")
+
+
+def mark_connected(*, match_id: str, players: list[str], now: float) -> None:
+    if players:
+        redis_store.matches.mark_seen(match_id, players, now=now)
+
+
+# --- recording -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordMatchResult(Work):
+    """A finished match's moves and result, and its winner's win, in one transaction, once: a
+    match already recorded is left as it is."""
+
+    state: MatchState
+
+    def apply(self, after: AfterCommit) -> bool:
+        row = Match.objects.select_for_update().select_related("board").filter(id=self.state.match_id).first()
+        if row is None or row.status != Match.Status.PLAYING:
+            return False
+        state = self.state
+        row.status, row.moves = state.status, list(state.moves)
+        row.winner, row.reason = state.winner or "", state.reason or ""
+        row.finished_at = timezone.now()
+        row.save(update_fields=["status", "winner", "reason", "moves", "finished_at"])
+        if state.winner is not None:
+            _credit_win(row.board.slug, state.winner, after)
+        return True
+
+
+def _credit_win(game_id: str, winner: str, after: AfterCommit) -> None:
+    try:
+        with transaction.atomic():  # a savepoint: a win the board cannot take leaves the record
+            record(scoring_games.get(game_id), winner, WIN_POINTS, after=after)
+    except (TotalOutOfRange, PointsOutOfRange) as error:
+        logger.warning("match win of %s on %s not counted: %s", winner, game_id, error)
+
+
+def record_result(state: MatchState) -> None:
+    try:
+        writes.commit(RecordMatchResult(state))
+    except IntegrityError as error:  # a concurrent recording of the same match won
+        logger.info("match %s already recorded: %s", state.match_id, error)
+
+
+# --- stored form ---------------------------------------------------------------------------------
+
+
+def _stored(state: MatchState) -> str:
+    return orjson.dumps(
+        {"players": state.players, "moves": state.moves, "status": state.status, "winner": state.winner,
+         "reason": state.reason}
+    ).decode()  # fmt: skip
+
+
+def _loaded(match_id: str, stored: str) -> MatchState:
+    fields = orjson.loads(stored)
+    return MatchState(
+        match_id, tuple(fields["players"]), tuple(fields["moves"]), fields["status"], fields["winner"], fields["reason"]
+    )
+
+
+def _keep() -> int:
+    return settings.MATCH_IDLE_SECONDS
