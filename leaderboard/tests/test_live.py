@@ -9,6 +9,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from leaderboard import services
+
 from .conftest import LiveServer, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
@@ -176,3 +178,28 @@ def test_a_message_over_the_size_cap_closes_the_connection_1009(live):
             socket.recv(timeout=5)
 
     assert closed.value.rcvd.code == 1009
+
+
+def test_a_hundred_writes_within_a_coalescing_interval_give_few_tops_and_the_last_is_the_board(live):
+    with connect(f"{live.ws_url}/v1/ws/leaderboard?game_id=default&top=3") as socket:
+        receive(socket)
+        started = time.monotonic()
+        for n in range(100):  # committed here, as fast as a process can: announced through Redis
+            services.submit_score(username=f"p{n % 10}", points=n, board_slug="default")
+        seconds = time.monotonic() - started
+        messages = []
+        while not messages or top_of(messages[-1])[0] != ("p9", 99):
+            messages.append(receive(socket))
+        quiet = nothing_more(socket)
+
+    assert top_of(messages[-1]) == [("p9", 99), ("p8", 98), ("p7", 97)]
+    assert len(messages) <= 2 + seconds / 0.1, f"{len(messages)} tops for 100 writes in {seconds:.3f} s"
+    assert quiet
+
+
+def nothing_more(socket, seconds: float = 0.5) -> bool:
+    try:
+        socket.recv(timeout=seconds)
+    except TimeoutError:
+        return True
+    return False
