@@ -155,6 +155,15 @@ def wait_until(predicate, timeout: float, interval: float = 0.05):
     raise AssertionError(f"condition not met within {timeout}s")
 
 
+def nothing_more(socket, seconds: float = 0.3) -> bool:
+    """Whether a WebSocket client is sent nothing for a while."""
+    try:
+        socket.recv(timeout=seconds)
+    except TimeoutError:
+        return True
+    return False
+
+
 class LiveServer:
     """The server `make run` starts (speedrank.serve) in a child process, on the test database and test Redis;
     with live, its live server (WebSockets) too."""

@@ -11,7 +11,7 @@ from websockets.sync.client import connect
 
 from leaderboard import services
 
-from .conftest import LiveServer, wait_until
+from .conftest import LiveServer, nothing_more, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -195,11 +195,3 @@ def test_a_hundred_writes_within_a_coalescing_interval_give_few_tops_and_the_las
     assert top_of(messages[-1]) == [("p9", 99), ("p8", 98), ("p7", 97)]
     assert len(messages) <= 2 + seconds / 0.1, f"{len(messages)} tops for 100 writes in {seconds:.3f} s"
     assert quiet
-
-
-def nothing_more(socket, seconds: float = 0.5) -> bool:
-    try:
-        socket.recv(timeout=seconds)
-    except TimeoutError:
-        return True
-    return False

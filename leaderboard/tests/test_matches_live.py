@@ -16,7 +16,7 @@ from leaderboard import selectors, services
 from leaderboard.models import Match
 from leaderboard.services import matches
 
-from .conftest import LiveServer, wait_until
+from .conftest import LiveServer, nothing_more, wait_until
 from .factories import make_game
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
@@ -89,14 +89,6 @@ def drain(socket, quiet: float = 0.5) -> list[dict]:
             messages.append(json.loads(socket.recv(timeout=quiet)))
         except TimeoutError:
             return messages
-
-
-def nothing_more(socket, seconds: float = 0.3) -> bool:
-    try:
-        socket.recv(timeout=seconds)
-    except TimeoutError:
-        return True
-    return False
 
 
 def test_everyone_gets_the_state_on_connect_and_each_move_broadcast(live, arena):
