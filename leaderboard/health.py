@@ -82,7 +82,7 @@ def exposition() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        for metric in (metrics.REQUESTS, metrics.LATENCY, metrics.REDIS_ERRORS, metrics.WRITES):
+        for metric in (metrics.REQUESTS, metrics.LATENCY, metrics.REDIS_ERRORS, metrics.WRITES, metrics.MATCH_ACTIONS):
             registry.register(metric)
     registry.register(_StateCollector())
     return generate_latest(registry)

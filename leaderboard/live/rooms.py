@@ -16,6 +16,7 @@ from django.conf import settings
 
 from ..exceptions import BoardUnavailable, InvalidToken, MatchNotFound, MoveRefused
 from ..match_rules import COLUMNS
+from ..metrics import MATCH_ACTIONS
 from ..services import matches
 from .socket import CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, Socket
 
@@ -184,27 +185,35 @@ class MatchSocket(Socket):
                 message = None
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ACTION":
-                await self._act(client, message.get("payload"))
+                received = time.perf_counter()
+                if await self._act(client, message.get("payload")):
+                    MATCH_ACTIONS.observe(time.perf_counter() - received)
             elif kind == "SYNC_REQUEST":
                 await self._sync(client)
             else:
                 client.reply(_error("invalid_request", UNKNOWN_MESSAGE))
 
-    async def _act(self, client: MatchClient, payload) -> None:
+    async def _act(self, client: MatchClient, payload) -> bool:
+        """Apply the client's move and hand the new state to the room; whether it applied."""
         if client.player_id is None:
-            return client.reply(_error("forbidden", "Spectators watch; only the match's players act."))
+            client.reply(_error("forbidden", "Spectators watch; only the match's players act."))
+            return False
         column = payload.get("column") if isinstance(payload, dict) else None
         if type(column) is not int:
-            return client.reply(_error("invalid_request", f'payload: {{"column": 0 to {COLUMNS - 1}}} is required.'))
+            client.reply(_error("invalid_request", f'payload: {{"column": 0 to {COLUMNS - 1}}} is required.'))
+            return False
         try:
             change = await asyncio.to_thread(
                 matches.play, match_id=self.match_id, player_id=client.player_id, column=column
             )
         except MoveRefused as refused:
-            return client.reply(_error(refused.code, str(refused)))
+            client.reply(_error(refused.code, str(refused)))
+            return False
         except (BoardUnavailable, MatchNotFound) as error:
-            return client.reply(_error("service_unavailable", f"The move was not applied: {error}"))
+            client.reply(_error("service_unavailable", f"The move was not applied: {error}"))
+            return False
         self.rooms.published(self.match_id, f"{change.version}|{change.message}")
+        return True
 
     async def _sync(self, client: MatchClient) -> None:
         try:

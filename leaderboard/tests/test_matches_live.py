@@ -181,6 +181,24 @@ def test_a_win_is_broadcast_recorded_in_sql_and_counted_on_the_game_and_no_move_
     assert selectors.standing(game_id="arena", player_id="amy").score == 1
 
 
+def test_the_time_from_an_action_to_its_broadcast_is_in_the_metrics(arena, redis_url, tmp_path):
+    server = start_server(redis_url, tmp_path / "server.log", METRICS_ENABLED="1")
+    try:
+        match = create_match(server, arena)
+        with join(server, match, "amy") as amy:
+            receive(amy)
+            act(amy, 0)
+            receive(amy)
+            act(amy, 0)  # not amy's turn: refused, not timed
+            receive(amy)
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as answer:
+            exposition = answer.read().decode()
+    finally:
+        server.stop()
+
+    assert "speedrank_match_action_seconds_count 1.0" in exposition
+
+
 def test_of_actions_raced_from_two_connections_of_one_player_exactly_one_applies(live, arena):
     match = create_match(live, arena)
     with join(live, match, "amy") as phone, join(live, match, "amy") as tablet, join(live, match) as watcher:
