@@ -19,7 +19,7 @@ BENCH_SCALE_SIZES ?= 10000,1000000,10000000
 # Players of bench-scale's sharded run (5 regions on a loopback Redis Cluster); 0: none.
 BENCH_SCALE_SHARDED ?= 10000000
 
-.PHONY: help install redis-server postgresql migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server postgresql chromium migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000), WebSockets on WS_PORT (8001)"
@@ -71,6 +71,12 @@ postgresql:
 	  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then systemctl disable --now postgresql >/dev/null 2>&1 || true; \
 	  else service postgresql stop >/dev/null 2>&1 || true; fi; }
 
+# Debian's Chromium and its WebDriver, for the live page's browser tests (test_live_page.py).
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing chromium chromium-driver"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; }
+
 migrate: install
 	$(PY) manage.py migrate --noinput
 
@@ -95,15 +101,15 @@ test: install lint
 	@if [ -n "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory --keep-going test-database test-cluster; \
 	else $(MAKE) --no-print-directory --keep-going test-sqlite test-postgres test-cluster; fi
 
-test-database: install
+test-database: install chromium
 	@echo "== the suite on DATABASE_URL"
 	$(PY) -m pytest
 
-test-sqlite: install
+test-sqlite: install chromium
 	@echo "== the suite on SQLite"
 	$(PY) -m pytest
 
-test-postgres: install postgresql
+test-postgres: install postgresql chromium
 	@echo "== the suite on PostgreSQL"
 	$(PRIVATE_POSTGRES) run $(PY) -m pytest
 PRIVATE_POSTGRES := speedrank/scripts/private_postgres.sh

@@ -1,10 +1,12 @@
-"""Mounts the seed API (/api/), the v1 API (/v1/), the health check, and JSON answers for unknown paths."""
+"""Mounts the seed API (/api/), the v1 API (/v1/), the health check, the live page (/live/), and JSON
+answers for unknown paths."""
 
 from django.contrib.staticfiles.views import serve
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leaderboard.api import health
+from leaderboard.live.page import live_page
 
 urlpatterns = [
     path("api/", include("leaderboard.api.seed.urls")),
@@ -13,6 +15,7 @@ urlpatterns = [
     path("v1/", include("leaderboard.api.v1.urls")),
     path("health/", health.HealthView.as_view(), name="health"),
     path("metrics", health.metrics_view, name="metrics"),
+    re_path(r"^live/(?P<game_id>[-a-zA-Z0-9_]+)/?$", live_page, name="live-page"),
 ]
 
 # Swagger UI's files, served by Django itself even with DEBUG off: they are few, and only the

@@ -23,6 +23,7 @@ from .. import selectors
 from ..api.throttling import address_seen
 from ..exceptions import BoardNotFound, BoardUnavailable, InvalidRegion
 from ..limits import REGION_MAX_LENGTH, USERNAME_MAX_LENGTH
+from .address import LEADERBOARD_PATH
 from .feed import BoardFeed, standing_of
 from .listener import Listener
 from .rooms import MatchRooms, MatchSocket
@@ -31,7 +32,6 @@ from .watchers import TopWatcher
 
 logger = logging.getLogger(__name__)
 
-LEADERBOARD_PATH = "/v1/ws/leaderboard"
 MATCH_PATH = re.compile(r"/v1/matches/([-a-zA-Z0-9_]{1,32})/state/?")
 TOP_MAX = 100
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")

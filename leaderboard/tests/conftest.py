@@ -1,6 +1,7 @@
 """Real servers for the suite: a redis-server of its own (pytest-redis), or the Redis Cluster that
 REDIS_CLUSTER_URL names (`make test-cluster` starts one), and pytest-django's database."""
 
+import json
 import math
 import os
 import shutil
@@ -22,6 +23,8 @@ from django.db import connection
 from django.test import override_settings
 from pytest_redis import factories
 from rest_framework.test import APIClient
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from leaderboard import redis_store, selectors, services, writes
 from leaderboard.limits import DEFAULT_BOARD_NAME, DEFAULT_BOARD_SLUG, POINTS_MAX
@@ -238,6 +241,34 @@ def running_server(default_board, redis_url, tmp_path):
     server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def live(default_board, redis_url, tmp_path):
+    """The server with its live server, once it streams the default board."""
+    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=2, live=True)
+    wait_until(lambda: accepts_websockets(server), timeout=20)
+    yield server
+    log = server.stop()
+    assert "Traceback" not in log
+
+
+def accepts_websockets(server: LiveServer) -> bool:
+    try:
+        with connect(f"{server.ws_url}/v1/ws/leaderboard?game_id=default", open_timeout=1) as socket:
+            return json.loads(socket.recv(timeout=2))["type"] == "TOP"
+    except (OSError, TimeoutError, ConnectionClosed):
+        return False
+
+
+def post_score(server: LiveServer, username: str, points: int) -> None:
+    """POST /api/score/ to a running server."""
+    body = json.dumps({"username": username, "points": points}).encode()
+    request = urllib.request.Request(
+        f"{server.url}/api/score/", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 201
 
 
 class OwnRedis:

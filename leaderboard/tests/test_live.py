@@ -3,7 +3,6 @@ pushed as scores land over REST, coalesced, and bad input refused with an ERROR 
 
 import json
 import time
-import urllib.request
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -11,35 +10,9 @@ from websockets.sync.client import connect
 
 from leaderboard import services
 
-from .conftest import LiveServer, nothing_more, wait_until
+from .conftest import LiveServer, accepts_websockets, nothing_more, post_score, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def live(default_board, redis_url, tmp_path):
-    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=2, live=True)
-    wait_until(lambda: _accepts(server), timeout=20)
-    yield server
-    log = server.stop()
-    assert "Traceback" not in log
-
-
-def _accepts(server: LiveServer) -> bool:
-    try:
-        with connect(f"{server.ws_url}/v1/ws/leaderboard?game_id=default", open_timeout=1) as socket:
-            return json.loads(socket.recv(timeout=2))["type"] == "TOP"
-    except (OSError, TimeoutError, ConnectionClosed):
-        return False
-
-
-def post_score(server: LiveServer, username: str, points: int) -> None:
-    body = json.dumps({"username": username, "points": points}).encode()
-    request = urllib.request.Request(
-        f"{server.url}/api/score/", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 201
 
 
 def receive(socket) -> dict:
@@ -117,7 +90,7 @@ def test_the_live_server_is_started_again_if_it_dies(live):
     (process,) = [child for child, command in live.children() if command[-3:-2] == ["live"]]
     process.kill()
 
-    wait_until(lambda: _accepts(live), timeout=20)
+    wait_until(lambda: accepts_websockets(live), timeout=20)
 
 
 def test_a_followed_player_gets_their_rank_and_is_told_who_overtook_them(live):
@@ -154,7 +127,7 @@ def test_connections_over_the_per_address_cap_are_closed_4429(default_board, red
     server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=1, live=True,
                         LIVE_CONNECTIONS_PER_IP="2")  # fmt: skip
     try:
-        wait_until(lambda: _accepts(server), timeout=20)
+        wait_until(lambda: accepts_websockets(server), timeout=20)
         url = f"{server.ws_url}/v1/ws/leaderboard?game_id=default"
         with connect(url) as first, connect(url) as second:
             assert receive(first)["type"] == receive(second)["type"] == "TOP"

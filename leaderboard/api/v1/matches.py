@@ -1,10 +1,10 @@
 """/v1/matches: creating a match room (server keys) and reading its state."""
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
 from ... import services
+from ...live.address import live_url
 from ...match_rules import RULES
 from ...models import ApiKey
 from .. import schema
@@ -37,12 +37,3 @@ class MatchDetail(Endpoint):
     def get(self, request, match_id) -> Reply:
         state, _version = services.matches.match_state(match_id=match_id)
         return Reply(200, state.message())
-
-
-def live_url(request) -> str:
-    """Where clients reach the live server: LIVE_PUBLIC_URL, or the request's host on WS_PORT."""
-    if settings.LIVE_PUBLIC_URL:
-        return settings.LIVE_PUBLIC_URL.rstrip("/")
-    host = request.get_host()
-    host = host if host.endswith("]") else host.rsplit(":", 1)[0]  # without its port; [IPv6] kept whole
-    return f"{'wss' if request.is_secure() else 'ws'}://{host}:{settings.WS_PORT}"
