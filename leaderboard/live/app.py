@@ -8,7 +8,8 @@ is sent the board's top N (a TOP message), then a new TOP whenever that top chan
 per LIVE_COALESCE_SECONDS. Following a player, it is also sent their RANK (on connect if ranked,
 and when their rank or score changes) and OVERTAKEN when someone passes them. Bad input gets an
 ERROR message, then the close code that names it (4400 bad parameters, 4404 unknown game); Redis
-away, 1013 (try again later); a message from the client over LIVE_MESSAGE_MAX_BYTES, 1009.
+away, 1013 (try again later); a message from the client over LIVE_MESSAGE_MAX_BYTES, 1009; a
+client that takes nothing in for LIVE_SLOW_CLIENT_SECONDS, 4408 (socket.py).
 """
 
 import asyncio
