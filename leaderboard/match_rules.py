@@ -36,10 +36,16 @@ class MatchState:
             heights[column] += 1
         return cells
 
+    @property
+    def seq(self) -> int:
+        """The changes applied since the match was made: its moves, and one more for an ending off
+        the board (a forfeit, an expiry), so every state a client sees has a seq of its own."""
+        return len(self.moves) + (self.reason is not None)
+
     def message(self) -> dict:
-        """The STATE message: the same for every participant, `seq` the number of moves applied."""
+        """The STATE message: the same for every participant."""
         return {
-            "type": "STATE", "seq": len(self.moves), "match_id": self.match_id, "board": self.board(),
+            "type": "STATE", "seq": self.seq, "match_id": self.match_id, "board": self.board(),
             "turn": self.turn, "status": self.status, "winner": self.winner, "moves": len(self.moves),
             "players": list(self.players), "reason": self.reason,
         }  # fmt: skip

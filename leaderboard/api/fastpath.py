@@ -227,6 +227,12 @@ class FastRequest:
     def headers(self) -> "EnvironHeaders":
         return EnvironHeaders(self.META)
 
+    def get_host(self) -> str:
+        return self.META["HTTP_HOST"]  # present and allowed, or the call went Django's way
+
+    def is_secure(self) -> bool:
+        return self.secure
+
     @classmethod
     def plain(cls, environ, secure: bool, max_fields: int | None) -> "FastRequest | None":
         """The request, unless its query is for Django to read: not ASCII (Django decodes its bytes

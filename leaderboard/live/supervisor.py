@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import suppress
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class LiveServerSupervisor:
                 pause = CHECK_SECONDS
                 continue
             logger.warning("live server ended (exit %s); starting another", self.process.returncode)
+            self._end_its_workers()
             pause = min(2 * pause, CHECK_MAX_SECONDS)
             self.process = self._started()
         self.process.send_signal(signal.SIGTERM)
@@ -55,3 +57,10 @@ class LiveServerSupervisor:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._end_its_workers()
+
+    def _end_its_workers(self) -> None:
+        """Workers left behind by a live server that died (killed, say) would go on serving
+        their connections with nobody to restart them: its whole process group ends with it."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)

@@ -26,7 +26,8 @@ def create_match(match_id: str, state: str, *, players: list[str], now: float, k
 
 def match_record(match_id: str) -> MatchRecord | None:
     """The match as kept, or None if it expired or never was."""
-    fields = execute([("HGETALL", match_key(match_id))])[0]
+    flat = execute([("HGETALL", match_key(match_id))])[0]  # name, value, name, value, ...
+    fields = dict(zip(flat[::2], flat[1::2], strict=True))
     if "state" not in fields:
         return None
     seen = {name[len(SEEN) :]: float(at) for name, at in fields.items() if name.startswith(SEEN)}

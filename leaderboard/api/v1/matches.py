@@ -43,5 +43,6 @@ def live_url(request) -> str:
     """Where clients reach the live server: LIVE_PUBLIC_URL, or the request's host on WS_PORT."""
     if settings.LIVE_PUBLIC_URL:
         return settings.LIVE_PUBLIC_URL.rstrip("/")
-    host = request.get_host().rsplit(":", 1)[0] if not request.get_host().endswith("]") else request.get_host()
+    host = request.get_host()
+    host = host if host.endswith("]") else host.rsplit(":", 1)[0]  # without its port; [IPv6] kept whole
     return f"{'wss' if request.is_secure() else 'ws'}://{host}:{settings.WS_PORT}"
