@@ -119,6 +119,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--connections", type=positive, default=50, help="concurrent wrk connections")
     add("--parts", type=counts, default=[1, 2, 3, 4], help="which parts to run, comma-separated (default 1,2,3,4)")
     args = parser.parse_args(argv)
+    if not 0 <= args.follower_share <= 1:
+        parser.error("--follower-share: a share from 0 to 1")
     if not set(args.parts) <= {1, 2, 3, 4}:
         parser.error("--parts: numbers from 1 to 4")
     if args.writes * args.seconds > POINTS_MAX - WRITE_BASE:
@@ -171,7 +173,7 @@ class Server:
         if not errors:
             return "(none in the server's log)"
         last = errors[-1]
-        frames = [line.strip() for line in lines[:last] if line.strip().startswith('File "') and ROOT.name in line]
+        frames = [line.strip() for line in lines[:last] if line.strip().startswith('File "') and str(ROOT) in line]
         return lines[last].strip() + (f"\n             at {frames[-1].replace(str(ROOT) + '/', '')}" if frames else "")
 
 
