@@ -18,8 +18,16 @@ BENCH_BASELINE ?= 90b7c75
 BENCH_SCALE_SIZES ?= 10000,1000000,10000000
 # Players of bench-scale's sharded run (5 regions on a loopback Redis Cluster); 0: none.
 BENCH_SCALE_SHARDED ?= 10000000
+# bench-live: board subscribers and score writes per second while they watch; match rooms and
+# their actions per second in all; idle sockets beside the REST runs, and for the memory figure.
+BENCH_LIVE_SUBSCRIBERS ?= 1000
+BENCH_LIVE_WRITES ?= 1000
+BENCH_LIVE_ROOMS ?= 500
+BENCH_LIVE_ACTIONS ?= 1000
+BENCH_LIVE_IDLE ?= 1000
+BENCH_LIVE_MEMORY_SOCKETS ?= 1000,5000
 
-.PHONY: help install redis-server postgresql chromium migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server postgresql chromium migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale bench-live loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000), WebSockets on WS_PORT (8001)"
@@ -30,6 +38,9 @@ help:
 	@echo "make bench-http  HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
 	@echo "make bench-scale top-10, rank and neighbours latency and Redis bytes/player at BENCH_SCALE_SIZES (10k, 1M, 10M),"
 	@echo "                 then BENCH_SCALE_SHARDED (10M) players over 5 regions on a loopback Redis Cluster"
+	@echo "make bench-live  the live server under load: push latency to BENCH_LIVE_SUBSCRIBERS (1,000) WebSockets"
+	@echo "                 at BENCH_LIVE_WRITES (1,000) writes/s, BENCH_LIVE_ROOMS (500) match rooms, REST beside"
+	@echo "                 BENCH_LIVE_IDLE (1,000) idle sockets, memory per socket at BENCH_LIVE_MEMORY_SOCKETS"
 	@echo "make loadtest    Locust, headless, against LOADTEST_HOST (default http://127.0.0.1:8000)"
 
 install: $(STAMP) redis-server
@@ -139,16 +150,24 @@ bench: install
 	$(PY) benchmarks/bench_reads.py --players $(BENCH_PLAYERS)
 
 # wrk is the load generator: Debian's package, installed here when missing.
-bench-http: install $(if $(filter postgres,$(BENCH_HTTP_DATABASE)),postgresql)
-	@command -v wrk >/dev/null || { \
+INSTALL_WRK = @command -v wrk >/dev/null || { \
 	  echo "installing wrk"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+
+bench-http: install $(if $(filter postgres,$(BENCH_HTTP_DATABASE)),postgresql)
+	$(INSTALL_WRK)
 	$(PY) benchmarks/bench_http.py --players $(BENCH_HTTP_PLAYERS) --baseline $(or $(BENCH_BASELINE),none) \
 	  --database $(BENCH_HTTP_DATABASE) \
 	  $(if $(BENCH_HTTP_SCENARIOS),--scenarios $(BENCH_HTTP_SCENARIOS))
 
 bench-scale: install
 	$(PY) benchmarks/bench_scale.py --sizes $(BENCH_SCALE_SIZES) --sharded $(BENCH_SCALE_SHARDED)
+
+bench-live: install
+	$(INSTALL_WRK)
+	$(PY) benchmarks/bench_live.py --subscribers $(BENCH_LIVE_SUBSCRIBERS) --writes $(BENCH_LIVE_WRITES) \
+	  --rooms $(BENCH_LIVE_ROOMS) --actions $(BENCH_LIVE_ACTIONS) --rest-idle $(BENCH_LIVE_IDLE) \
+	  --idle $(BENCH_LIVE_MEMORY_SOCKETS)
 
 loadtest: install
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
