@@ -13,6 +13,7 @@ import asyncio
 import http.client
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -76,7 +77,9 @@ READY_SECONDS = 180.0
 CHILD_STOP_SECONDS = 5.0
 WRK_SCENARIOS = ("mix", "v1-mix")
 WRK_WARM_UP_SECONDS = 2
-LIVE_ENV = {"LIVE_SERVER": "1", "LIVE_CONNECTIONS_PER_IP": "100000"}  # the cap's highest value
+# The cap's highest value; the metrics give the live server's own time per match action.
+LIVE_ENV = {"LIVE_SERVER": "1", "LIVE_CONNECTIONS_PER_IP": "100000", "METRICS_ENABLED": "1"}
+ACTION_BUCKETS = re.compile(r'^speedrank_match_action_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$', re.M)
 PUSH_SLACK = 0.020  # the push budget: the coalescing interval plus this
 MATCH_BUDGET = 0.005  # p99 from the server receiving an action to sending the broadcast
 REST_BUDGET = 0.05  # req/s beside idle sockets within this share of req/s without them
@@ -534,7 +537,9 @@ def latency_row(name: str, seconds: list[float], budget: float) -> str:
 def match_rooms(args: argparse.Namespace, server: Server, key: str) -> None:
     plan = live_clients.RoomPlan(server.url, key, MATCH_GAME, args.rooms, args.actions, args.seconds)
     cpu: list[dict[str, float]] = []
+    buckets_before = action_buckets(server)
     tally, start, end = asyncio.run(live_clients.play_rooms(plan, SEED, lambda: cpu.append(cpu_by_role(server, None))))
+    served = {bound: count - buckets_before.get(bound, 0) for bound, count in action_buckets(server).items()}
     print(f"2. MATCH ROOMS: {args.rooms:,} rooms x 2 players, {args.actions:,} actions/s in all for {args.seconds}s")
     if tally.unseated:
         print(f"NOT SEATED   {sum(tally.unseated.values()):,} match sockets got no greeting: {dict(tally.unseated)}")
@@ -553,10 +558,38 @@ def match_rooms(args: argparse.Namespace, server: Server, key: str) -> None:
     print(latency_row("the mover's STATE", tally.mover, budget))
     print("(client-side: from the mover's send to the STATE's arrival, so loopback, both clients' event")
     print(" loop and the server's queueing included: an upper bound of the server's own time)")
+    print(server_time_row(served, budget))
     print(f"seq          gaps {tally.gaps:,}, duplicates {tally.duplicates:,} over {tally.states:,} STATEs received;")
     print(f"             actions unanswered within 5s {tally.unanswered:,}; errors {dict(tally.errors) or 'none'}")
     print_cpu(cpu[0], cpu[1], end - start)
     print()
+
+
+def action_buckets(server: Server) -> dict[float, float]:
+    """The live server's histogram of its time per applied action, cumulative by upper bound."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return {float(bound): float(count) for bound, count in ACTION_BUCKETS.findall(text)}
+
+
+def server_time_row(served: dict[float, float], budget: float) -> str:
+    """The server's own time, action received to broadcast handed over, from its histogram: each
+    quantile as the bucket bound it falls under."""
+    total = served.get(math.inf, 0)
+    if not total:
+        return "server's own time: no actions counted (METRICS_ENABLED off?)"
+    bounds = sorted(served)
+
+    def under(share: float) -> str:
+        bound = next(bound for bound in bounds if served[bound] >= share * total)
+        return "> 250" if bound == math.inf else f"<= {bound * 1000:g}"
+
+    within = served.get(budget, 0) / total
+    verdict = "pass" if within >= 0.99 else "OVER"
+    return (
+        f"server's own time (speedrank_match_action_seconds, {total:,.0f} actions): p50 {under(0.5)} ms,"
+        f" p99 {under(0.99)} ms; {within:.1%} within {budget * 1000:g} ms: {verdict}"
+    )
 
 
 # --- 3. REST beside idle sockets -----------------------------------------------------------------

@@ -67,6 +67,33 @@ def neighbourhood(*, game_id: str, player_id: str, context: int, region: str | N
     rules, total, found = _read(game_id, region, redis_store.around, _board(game_id, region), player_id, context)
     if rules.regions and _learnt(game_id, region, rules):
         return neighbourhood(game_id=game_id, player_id=player_id, context=context)
+    return _neighbourhood(rules, total, player_id, context, found)
+
+
+def neighbourhoods(
+    *, game_id: str, player_ids: list[str], context: int, region: str | None = None
+) -> dict[str, Neighbourhood | None]:
+    """neighbourhood() of each player, None for one not ranked: on one board, in one round trip."""
+    if not player_ids or _merged_view(game_id, region):
+        return {player_id: _ranked_or_none(game_id, player_id, context, region) for player_id in player_ids}
+    board = _board(game_id, region)
+    rules, total, found = _read(game_id, region, redis_store.around_each, board, player_ids, context)
+    if rules.regions and _learnt(game_id, region, rules):
+        return neighbourhoods(game_id=game_id, player_ids=player_ids, context=context)
+    return {
+        player_id: None if one is None else _neighbourhood(rules, total, player_id, context, one)
+        for player_id, one in zip(player_ids, found, strict=True)
+    }
+
+
+def _ranked_or_none(game_id: str, player_id: str, context: int, region: str | None) -> Neighbourhood | None:
+    try:
+        return neighbourhood(game_id=game_id, player_id=player_id, context=context, region=region)
+    except PlayerNotRanked:
+        return None
+
+
+def _neighbourhood(rules: BoardRules, total: int, player_id: str, context: int, found) -> Neighbourhood:
     rank, window = _window(rules, player_id, context, found)
     mine = rank - window[0].rank
     return Neighbourhood(window[mine], _percentile(rank, total), window[:mine], window[mine + 1 :])

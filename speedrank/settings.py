@@ -141,6 +141,8 @@ LIVE_MESSAGE_MAX_BYTES = env_int("LIVE_MESSAGE_MAX_BYTES", 4096, minimum=64, max
 # A client whose connection takes no message in for this long is closed (4408): its close frame
 # waits behind what it has not read for as long again, then the connection is dropped.
 LIVE_SLOW_CLIENT_SECONDS = env_float("LIVE_SLOW_CLIENT_SECONDS", 5.0, minimum=0.1, maximum=300.0)
+# Threads of the live server's process for its blocking work (reads of boards, match moves).
+LIVE_THREADS = env_int("LIVE_THREADS", 32, minimum=1, maximum=256)
 # Match rooms: a match is kept this long after its last change (then it is abandoned); a player
 # away this long while the other is connected forfeits.
 MATCH_IDLE_SECONDS = env_int("MATCH_IDLE_SECONDS", 600, minimum=5, maximum=7 * 86400)

@@ -16,7 +16,9 @@ import asyncio
 import json
 import logging
 import re
+import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 MATCH_PATH = re.compile(r"/v1/matches/([-a-zA-Z0-9_]{1,32})/state/?")
 TOP_MAX = 100
+# How long a thread holding the GIL may keep it from one that waits: Python's 5 ms would add up to
+# that to each hop of a move between the event loop and a thread.
+SWITCH_SECONDS = 0.0005
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 
 
@@ -50,6 +55,7 @@ class LiveApplication:
         self.feed, self.rooms = BoardFeed(), MatchRooms()
         self.listener = Listener(self.feed, self.rooms)
         self.open: Counter[str] = Counter()  # WebSockets open, by client address
+        self._threads: ThreadPoolExecutor | None = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -63,7 +69,7 @@ class LiveApplication:
             await send({"type": "http.response.body", "body": body})
 
     async def _websocket(self, scope, receive, send) -> None:
-        self.listener.start()
+        self._start()
         address = client_address(scope)
         self.open[address] += 1
         try:
@@ -72,6 +78,16 @@ class LiveApplication:
             self.open[address] -= 1
             if not self.open[address]:
                 del self.open[address]
+
+    def _start(self) -> None:
+        """With the first WebSocket, in the server's event loop: the threads its blocking reads and
+        moves run on (asyncio's default pool has cores + 4, and a match move waits on Redis
+        twice), and the subscription to Redis."""
+        if self._threads is None:
+            sys.setswitchinterval(SWITCH_SECONDS)
+            self._threads = ThreadPoolExecutor(settings.LIVE_THREADS, thread_name_prefix="speedrank-live")
+            asyncio.get_running_loop().set_default_executor(self._threads)
+        self.listener.start()
 
     def _socket(self, scope, receive, send) -> Socket:
         if scope["path"] == LEADERBOARD_PATH:
@@ -107,7 +123,7 @@ class LeaderboardSocket(Socket):
     async def serve(self) -> None:
         try:
             game_id, top, region, player_id = parse(self.query())
-            watcher = TopWatcher(self.send_json, game_id=game_id, top=top, region=region, player_id=player_id)
+            watcher = TopWatcher(self.send_text, game_id=game_id, top=top, region=region, player_id=player_id)
             page = await asyncio.to_thread(
                 selectors.leaderboard_page, game_id=game_id, top=top, offset=0, region=region
             )

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from functools import partial
 
 import orjson
 from django.conf import settings
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 CLOSE_BAD_TOKEN = 4401
 FINAL = 1 << 62  # the version of a match's state read from SQL: nothing comes after it
 UNKNOWN_MESSAGE = 'A message is a JSON object whose "type" is ACTION or SYNC_REQUEST.'
+PLAYERS = 2  # of a match: a room without both connected here is checked for a forfeit
 QUEUE_MAX = 16  # messages waiting for one client; past it, older states are skipped (each is whole)
 
 
@@ -109,23 +111,36 @@ class MatchRooms:
         self.published(match_id, f"{FINAL if version is None else version}|{_encoded(state.message())}")
 
     async def _tick(self) -> None:
-        """Every second or so: mark each room's connected players present, and end a match whose
-        other player has been away MATCH_FORFEIT_SECONDS (forfeit) or that expired."""
+        """Every second or so: mark the players connected here present, all rooms in one round
+        trip, and end a match a player of which is not here and has been away
+        MATCH_FORFEIT_SECONDS (forfeit), or that expired."""
         while self._rooms:
             await asyncio.sleep(min(1.0, settings.MATCH_FORFEIT_SECONDS / 4))
-            for match_id, room in list(self._rooms.items()):
-                connected = {client.player_id for client in room if client.player_id is not None}
-                try:
-                    await asyncio.to_thread(self._keep, match_id, connected)
-                except BoardUnavailable as error:
-                    logger.warning("live: could not keep match %s: %s", match_id, error)
+            connected = {
+                match_id: sorted({client.player_id for client in room if client.player_id is not None})
+                for match_id, room in self._rooms.items()
+            }
+            incomplete = {match_id for match_id, players in connected.items() if len(players) < PLAYERS}
+            try:
+                await asyncio.to_thread(self._keep, connected, incomplete)
+            except BoardUnavailable as error:
+                logger.warning("live: could not keep the match rooms: %s", error)
 
-    def _keep(self, match_id: str, connected: set[str]) -> None:
+    def _keep(self, connected: dict[str, list[str]], incomplete: set[str]) -> None:
         now = time.time()
-        matches.mark_connected(match_id=match_id, players=sorted(connected), now=now)
+        gone, idle = matches.mark_connected(connected, now=now)
+        for match_id in gone:  # read from SQL, and recorded abandoned
+            asyncio.run_coroutine_threadsafe(self._read_again(match_id), self._loop)
+        for match_id in idle:
+            self._ended(match_id, matches.expire_idle)
+        for match_id in incomplete.difference(gone, idle):
+            self._ended(match_id, partial(matches.forfeit_absent, connected=set(connected[match_id]), now=now))
+
+    def _ended(self, match_id: str, ending) -> None:
+        """Apply ending(match_id=...) (in this thread), and hand a change it made to the room."""
         try:
-            change = matches.forfeit_absent(match_id=match_id, connected=connected, now=now)
-        except MatchNotFound:  # expired: read from SQL, and recorded abandoned
+            change = ending(match_id=match_id)
+        except MatchNotFound:  # gone from Redis meanwhile: read from SQL, and recorded abandoned
             asyncio.run_coroutine_threadsafe(self._read_again(match_id), self._loop)
             return
         if change is not None:
@@ -174,7 +189,7 @@ class MatchSocket(Socket):
             raise InvalidToken("The token's player does not play in this match.")
         if client.player_id is not None:
             now = time.time()
-            await asyncio.to_thread(matches.mark_connected, match_id=self.match_id, players=[client.player_id], now=now)
+            await asyncio.to_thread(matches.mark_connected, {self.match_id: [client.player_id]}, now=now)
         client.reply(_encoded(state.message()), version=FINAL if version is None else version)
 
     async def _take_messages(self, client: MatchClient) -> None:

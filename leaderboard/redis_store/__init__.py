@@ -41,7 +41,7 @@ from .keys import (
 )
 from .profiles import cache_profile, cached_profile, forget_profiles
 from .ratelimit import Charge, Verdict, settle_charges
-from .reads import around, entries_of, page, ranks_of
+from .reads import around, around_each, entries_of, page, ranks_of
 from .servers import (
     boards_built_in,
     boards_in,
@@ -65,6 +65,7 @@ __all__ = [
     "Verdict",
     "abandon_rebuild",
     "around",
+    "around_each",
     "board_key",
     "board_rules",
     "board_sizes",

@@ -1,6 +1,7 @@
 """Match rooms' state in Redis: one hash per match holding its state (as the service stores it), a
-version that counts its changes, and when each player was last seen connected. A change applies
-only from the version it was made from, and publishes the new state with its version."""
+version that counts its changes, when it last changed, and when each player was last seen
+connected. A change applies only from the version it was made from, and publishes the new state
+with its version."""
 
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ SEEN = "seen:"
 class MatchRecord:
     version: int
     state: str
+    changed_at: float
     seen: dict[str, float]  # player -> when last seen connected
 
 
@@ -21,7 +23,7 @@ def create_match(match_id: str, state: str, *, players: list[str], now: float, k
     """A new match at version 0; its players count as seen now, so a forfeit waits for them."""
     seen = [field for player in players for field in (SEEN + player, now)]
     key = match_key(match_id)
-    execute([("HSET", key, "version", 0, "state", state, *seen), ("EXPIRE", key, keep_seconds)])
+    execute([("HSET", key, "version", 0, "state", state, "changed_at", now, *seen), ("EXPIRE", key, keep_seconds)])
 
 
 def match_record(match_id: str) -> MatchRecord | None:
@@ -31,17 +33,25 @@ def match_record(match_id: str) -> MatchRecord | None:
     if "state" not in fields:
         return None
     seen = {name[len(SEEN) :]: float(at) for name, at in fields.items() if name.startswith(SEEN)}
-    return MatchRecord(int(fields["version"]), fields["state"], seen)
+    return MatchRecord(int(fields["version"]), fields["state"], float(fields["changed_at"]), seen)
 
 
-def change_match(match_id: str, *, version: int, state: str, message: str, keep_seconds: int) -> int | None:
+def change_match(match_id: str, *, version: int, state: str, message: str, keep_seconds: int, now: float) -> int | None:
     """Replace the state made at `version` and publish `message`; the new version, or None if the
-    match changed since (or expired)."""
-    arguments = [version, state, match_channel(match_id), message, keep_seconds]
+    match changed since (or is gone)."""
+    arguments = [version, state, match_channel(match_id), message, keep_seconds, now]
     changed = execute([("script", "change_match", [match_key(match_id)], arguments)])[0]
     return None if changed < 0 else changed
 
 
-def mark_seen(match_id: str, players: list[str], *, now: float) -> None:
-    """The players are connected now (nothing, if the match is gone)."""
-    execute([("script", "mark_match_seen", [match_key(match_id)], [now, *players])])
+def mark_seen(connected: dict[str, list[str]], *, now: float, idle_seconds: int) -> tuple[list[str], list[str]]:
+    """The players of each match are connected now, in one round trip for them all: (the matches
+    that are gone, the matches that went without a change for longer than idle_seconds)."""
+    marked = list(connected.items())
+    replies = execute([
+        ("script", "mark_match_seen", [match_key(match_id)], [now, idle_seconds, *players])
+        for match_id, players in marked
+    ])  # fmt: skip
+    gone = [match_id for (match_id, _players), reply in zip(marked, replies, strict=True) if reply == 0]
+    idle = [match_id for (match_id, _players), reply in zip(marked, replies, strict=True) if reply == 2]
+    return gone, idle

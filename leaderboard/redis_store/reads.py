@@ -50,6 +50,19 @@ def around(
     return rules, count, (found, _pairs(window))
 
 
+def around_each(
+    board: str, members: Sequence[str], context: int
+) -> tuple[BoardRules, int, list[tuple[int, Ranked] | None]]:
+    """around() of several members in one round trip: (rules, entries on the board, for each
+    member None or (its 0-based rank, the entries from rank - context to rank + context))."""
+    key = board_key(board)
+    replies = execute([("script", "read_board", [key], ["around", "1", member, context]) for member in members])
+    if not all(replies):
+        raise BoardNotBuilt(board)
+    found = [None if len(reply) == 2 else (reply[2], _pairs(reply[3])) for reply in replies]
+    return rules_of_header(replies[0][0]), replies[0][1], found
+
+
 def _alone(board: str, member: str, total: bool) -> tuple[BoardRules, int | None, tuple[int, Ranked] | None]:
     # Without neighbours a rank needs no script: plain commands cost Redis a fraction of one.
     key = board_key(board)

@@ -3,10 +3,15 @@ may), and recording a finished match in SQL with its winner's win on the game's 
 
 The result rule: a win adds WIN_POINTS (1) to the winner's total on the match's game, which must
 be an `increment` game without regions, so its board counts wins. A draw or an abandoned match
-adds nothing."""
+adds nothing.
+
+A match that goes MATCH_IDLE_SECONDS without a change ends abandoned ("expired"), with its moves,
+when it is next read, played or kept by a live server; Redis keeps its hash twice that long, so a
+match nobody looks at in that time is gone from Redis and ends from SQL, without its moves."""
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
 import orjson
@@ -16,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import redis_store, writes
-from ..exceptions import InvalidMatch, InvalidToken, MatchNotFound, PointsOutOfRange, TotalOutOfRange
+from ..exceptions import InvalidMatch, InvalidToken, MatchNotFound, MatchOver, PointsOutOfRange, TotalOutOfRange
 from ..match_rules import ABANDONED, PLAYING, WON, MatchState, ended, played
 from ..models import Board, Match
 from ..writes import AfterCommit, Work
@@ -27,7 +32,9 @@ from .scores import record
 logger = logging.getLogger(__name__)
 
 WIN_POINTS = 1
+EXPIRED = "expired"
 TOKEN_SALT = "speedrank.match-token"
+KEEP_FACTOR = 2  # Redis keeps a match's hash this many times MATCH_IDLE_SECONDS after its last change
 CHANGE_ATTEMPTS = 20  # a change retried from a fresh read; each retry means another change applied
 
 
@@ -106,11 +113,14 @@ def player_of_token(token: str, *, match_id: str) -> str:
 
 def match_state(*, match_id: str) -> tuple[MatchState, int | None]:
     """The match's state and version (None once Redis no longer keeps it: then from SQL). A match
-    Redis finished that SQL has not recorded yet is recorded now; one Redis let expire unfinished
-    is recorded abandoned."""
+    idle past its time is ended now; one Redis finished that SQL has not recorded yet is recorded
+    now; one Redis let go unfinished is recorded abandoned."""
     kept = redis_store.matches.match_record(match_id)
     if kept is not None:
         state = _loaded(match_id, kept.state)
+        if _idle(state, kept, time.time()):
+            expired = expire_idle(match_id=match_id)
+            return match_state(match_id=match_id) if expired is None else (expired.state, expired.version)
         if state.status != PLAYING:
             record_result(state)
         return state, kept.version
@@ -119,7 +129,7 @@ def match_state(*, match_id: str) -> tuple[MatchState, int | None]:
         raise MatchNotFound(match_id)
     state = _from_row(row)
     if state.status == PLAYING:
-        state = ended(state, status=ABANDONED, winner=None, reason="expired")
+        state = ended(state, status=ABANDONED, winner=None, reason=EXPIRED)
         record_result(state)
     return state, None
 
@@ -133,8 +143,12 @@ def _from_row(row: Match) -> MatchState:
 
 def play(*, match_id: str, player_id: str, column: int) -> Change:
     """Apply the player's move: NotYourTurn, IllegalMove or MatchOver, and nothing changed, if it
-    breaks a rule. Of two moves made at once, one applies; the other is judged again after it."""
-    return _change(match_id, lambda state, seen: played(state, player_id=player_id, column=column))
+    breaks a rule. Of two moves made at once, one applies; the other is judged again after it.
+    A move on a match idle past its time ends the match instead (MatchOver)."""
+    change = _change(match_id, lambda state, seen: played(state, player_id=player_id, column=column))
+    if change.state.reason == EXPIRED:
+        raise MatchOver(f"The match expired: no move for {settings.MATCH_IDLE_SECONDS} s.")
+    return change
 
 
 def forfeit_absent(*, match_id: str, connected: set[str], now: float) -> Change | None:
@@ -148,22 +162,31 @@ def forfeit_absent(*, match_id: str, connected: set[str], now: float) -> Change 
         winner = next(player for player in state.players if player != away[0])
         return ended(state, status=WON, winner=winner, reason="forfeit")
 
-    if not connected:
-        return None
     return _change(match_id, forfeited)
 
 
+def expire_idle(*, match_id: str) -> Change | None:
+    """End the match if it has gone MATCH_IDLE_SECONDS without a change: the change, or None."""
+    return _change(match_id, lambda state, seen: None)
+
+
 def _change(match_id: str, change) -> Change | None:
+    """Apply change(state, seen) to the match as kept (or end it first if it is idle past its
+    time), unless another change came first: then again, from the new state."""
     for _attempt in range(CHANGE_ATTEMPTS):
         kept = redis_store.matches.match_record(match_id)
         if kept is None:
             raise MatchNotFound(match_id)
-        new = change(_loaded(match_id, kept.state), kept.seen)
+        state, now = _loaded(match_id, kept.state), time.time()
+        if _idle(state, kept, now):
+            new = ended(state, status=ABANDONED, winner=None, reason=EXPIRED)
+        else:
+            new = change(state, kept.seen)
         if new is None:
             return None
         message = orjson.dumps(new.message()).decode()
         version = redis_store.matches.change_match(
-            match_id, version=kept.version, state=_stored(new), message=message, keep_seconds=_keep()
+            match_id, version=kept.version, state=_stored(new), message=message, keep_seconds=_keep(), now=now
         )
         if version is not None:
             if new.status != PLAYING:
@@ -172,9 +195,16 @@ def _change(match_id: str, change) -> Change | None:
     raise InvalidMatch(f"Match {match_id} changed {CHANGE_ATTEMPTS} times while this change was made; try again.")
 
 
-def mark_connected(*, match_id: str, players: list[str], now: float) -> None:
-    if players:
-        redis_store.matches.mark_seen(match_id, players, now=now)
+def _idle(state: MatchState, kept: redis_store.matches.MatchRecord, now: float) -> bool:
+    return state.status == PLAYING and now - kept.changed_at > settings.MATCH_IDLE_SECONDS
+
+
+def mark_connected(connected: dict[str, list[str]], *, now: float) -> tuple[list[str], list[str]]:
+    """The players connected to each match, seen now: (the matches Redis no longer keeps, the
+    matches idle past their time)."""
+    if not connected:
+        return [], []
+    return redis_store.matches.mark_seen(connected, now=now, idle_seconds=settings.MATCH_IDLE_SECONDS)
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -234,4 +264,4 @@ def _loaded(match_id: str, stored: str) -> MatchState:
 
 
 def _keep() -> int:
-    return settings.MATCH_IDLE_SECONDS
+    return KEEP_FACTOR * settings.MATCH_IDLE_SECONDS

@@ -11,10 +11,11 @@ from django.core import signing
 from django.test import override_settings
 
 from leaderboard import redis_store, selectors, services
-from leaderboard.exceptions import InvalidToken, NotYourTurn
+from leaderboard.exceptions import InvalidToken, MatchOver, NotYourTurn
 from leaderboard.models import Match
 from leaderboard.services import matches
 
+from .conftest import wait_until
 from .factories import make_game
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -191,15 +192,42 @@ def test_a_won_match_is_recorded_in_sql_and_its_win_counted_once_on_the_game(cre
 
 
 @override_settings(MATCH_IDLE_SECONDS=1)
-def test_a_match_left_idle_expires_and_is_recorded_abandoned(api, create, arena):
+def test_a_match_left_idle_expires_with_its_moves_and_is_recorded_abandoned(api, create, arena):
     match_id = a_match(create)["match_id"]
     play_all(match_id, ("amy", 3))
 
-    assert redis_store.matches.match_record(match_id) is not None
-    time.sleep(1.6)
+    time.sleep(1.2)
     answer = api.get(f"/v1/matches/{match_id}")
 
     assert answer.status_code == 200
-    assert (answer.json()["status"], answer.json()["reason"], answer.json()["winner"]) == ("abandoned", "expired", None)
+    state = answer.json()
+    assert (state["status"], state["reason"], state["winner"], state["seq"], state["moves"]) == (
+        "abandoned", "expired", None, 2, 1,
+    )  # fmt: skip
     row = Match.objects.get(id=match_id)
-    assert (row.status, row.reason) == ("abandoned", "expired")
+    assert (row.status, row.reason, row.moves) == ("abandoned", "expired", [3])
+
+
+@override_settings(MATCH_IDLE_SECONDS=1)
+def test_a_move_on_a_match_idle_past_its_time_ends_it_instead(create, arena):
+    match_id = a_match(create)["match_id"]
+    play_all(match_id, ("amy", 3))
+
+    time.sleep(1.2)
+    with pytest.raises(MatchOver):
+        matches.play(match_id=match_id, player_id="bob", column=3)
+
+    state, version = matches.match_state(match_id=match_id)
+    assert (state.status, state.reason, state.moves, version) == ("abandoned", "expired", (3,), 2)
+
+
+@override_settings(MATCH_IDLE_SECONDS=1)
+def test_a_match_redis_no_longer_keeps_ends_from_sql(api, create, arena):
+    match_id = a_match(create)["match_id"]
+    play_all(match_id, ("amy", 3))
+
+    wait_until(lambda: redis_store.matches.match_record(match_id) is None, timeout=5)
+    answer = api.get(f"/v1/matches/{match_id}")
+
+    assert (answer.json()["status"], answer.json()["reason"]) == ("abandoned", "expired")
+    assert Match.objects.get(id=match_id).status == "abandoned"

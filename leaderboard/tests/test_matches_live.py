@@ -337,3 +337,25 @@ def test_a_player_away_past_the_forfeit_timeout_loses_to_the_one_connected(arena
     row = Match.objects.get(id=match["match_id"])
     assert (row.status, row.winner, row.reason) == ("won", "amy", "forfeit")
     assert selectors.standing(game_id="arena", player_id="amy").score == 1
+
+
+def test_a_room_idle_past_its_time_is_told_the_match_expired(arena, redis_url, tmp_path):
+    server = start_server(redis_url, tmp_path / "server.log", MATCH_IDLE_SECONDS="5")
+    try:
+        match = create_match(server, arena)
+        with join(server, match, "amy") as amy, join(server, match, "bob") as bob, join(server, match) as watcher:
+            for socket in (amy, bob, watcher):
+                receive(socket)
+            act(amy, 3)
+            for socket in (amy, bob, watcher):
+                receive(socket)
+            ended = [receive(amy, timeout=10), receive(bob, timeout=10), receive(watcher, timeout=10)]
+    finally:
+        server.stop()
+
+    assert ended[0] == ended[1] == ended[2]
+    assert (ended[0]["status"], ended[0]["reason"], ended[0]["winner"], ended[0]["seq"], ended[0]["moves"]) == (
+        "abandoned", "expired", None, 2, 1,
+    )  # fmt: skip
+    row = Match.objects.get(id=match["match_id"])
+    assert (row.status, row.reason, row.moves) == ("abandoned", "expired", [3])

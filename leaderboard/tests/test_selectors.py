@@ -31,6 +31,23 @@ def test_a_neighbourhood_reads_the_board_without_the_database():
     )
 
 
+def test_neighbourhoods_read_together_are_each_players_neighbourhood_and_none_for_the_unranked():
+    for n, name in enumerate(["amy", "bob", "cat", "dan", "eve"]):
+        put(name, 100 - n, n + 1)
+
+    together = selectors.neighbourhoods(game_id="default", player_ids=["amy", "dan", "zed", "eve"], context=1)
+
+    assert together == {
+        "amy": selectors.neighbourhood(game_id="default", player_id="amy", context=1),
+        "dan": selectors.neighbourhood(game_id="default", player_id="dan", context=1),
+        "zed": None,
+        "eve": selectors.neighbourhood(game_id="default", player_id="eve", context=1),
+    }
+    assert together["dan"] == Neighbourhood(
+        Standing(4, "dan", 97), 40.0, [Standing(3, "cat", 98)], [Standing(5, "eve", 96)]
+    )
+
+
 def test_a_page_stops_at_the_count_asked_for():
     for n in range(15):
         put(f"p{n}", n, n + 1)
