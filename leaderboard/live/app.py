@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import re
-import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,9 +36,6 @@ logger = logging.getLogger(__name__)
 
 MATCH_PATH = re.compile(r"/v1/matches/([-a-zA-Z0-9_]{1,32})/state/?")
 TOP_MAX = 100
-# How long a thread holding the GIL may keep it from one that waits: Python's 5 ms would add up to
-# that to each hop of a move between the event loop and a thread.
-SWITCH_SECONDS = 0.0005
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 
 
@@ -84,7 +80,6 @@ class LiveApplication:
         moves run on (asyncio's default pool has cores + 4, and a match move waits on Redis
         twice), and the subscription to Redis."""
         if self._threads is None:
-            sys.setswitchinterval(SWITCH_SECONDS)
             self._threads = ThreadPoolExecutor(settings.LIVE_THREADS, thread_name_prefix="speedrank-live")
             asyncio.get_running_loop().set_default_executor(self._threads)
         self.listener.start()
