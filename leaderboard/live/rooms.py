@@ -108,7 +108,7 @@ class MatchRooms:
         except (BoardUnavailable, MatchNotFound) as error:
             logger.warning("live: could not read match %s again: %s", match_id, error)
             return
-        self.published(match_id, f"{FINAL if version is None else version}|{_encoded(state.message())}")
+        self.published(match_id, f"{_known(version)}|{_encoded(state.message())}")
 
     async def _tick(self) -> None:
         """Every second or so: mark the players connected here present, all rooms in one round
@@ -190,7 +190,7 @@ class MatchSocket(Socket):
         if client.player_id is not None:
             now = time.time()
             await asyncio.to_thread(matches.mark_connected, {self.match_id: [client.player_id]}, now=now)
-        client.reply(_encoded(state.message()), version=FINAL if version is None else version)
+        client.reply(_encoded(state.message()), version=_known(version))
 
     async def _take_messages(self, client: MatchClient) -> None:
         async for text in self.messages():
@@ -235,7 +235,12 @@ class MatchSocket(Socket):
             state, version = await asyncio.to_thread(matches.match_state, match_id=self.match_id)
         except (BoardUnavailable, MatchNotFound) as error:
             return client.reply(_error("service_unavailable", f"The state could not be read: {error}"))
-        client.reply(_encoded(state.message()), version=FINAL if version is None else version)
+        client.reply(_encoded(state.message()), version=_known(version))
+
+
+def _known(version: int | None) -> int:
+    """A state's version as the queues order it: one read from SQL (None) comes after any other."""
+    return FINAL if version is None else version
 
 
 def _error(code: str, detail: str) -> str:

@@ -240,6 +240,10 @@ def _credit_win(game_id: str, winner: str, after: AfterCommit) -> None:
 
 
 def record_result(state: MatchState) -> None:
+    """Record the finished match, unless SQL has it already (a read first: most calls, from
+    reads of a finished match, find it recorded and need no write)."""
+    if not Match.objects.filter(id=state.match_id, status=Match.Status.PLAYING).exists():
+        return
     try:
         writes.commit(RecordMatchResult(state))
     except IntegrityError as error:  # a concurrent recording of the same match won

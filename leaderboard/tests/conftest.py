@@ -243,11 +243,17 @@ def running_server(default_board, redis_url, tmp_path):
     server.stop()
 
 
+def started_live(redis_url: str, log_path: Path, *, workers: int = 1, **settings: str) -> LiveServer:
+    """The server with its live server, once it streams the default board (which must exist)."""
+    server = LiveServer(redis_url=redis_url, log_path=log_path, workers=workers, live=True, **settings)
+    wait_until(lambda: accepts_websockets(server), timeout=20)
+    return server
+
+
 @pytest.fixture
 def live(default_board, redis_url, tmp_path):
     """The server with its live server, once it streams the default board."""
-    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=2, live=True)
-    wait_until(lambda: accepts_websockets(server), timeout=20)
+    server = started_live(redis_url, tmp_path / "server.log", workers=2)
     yield server
     log = server.stop()
     assert "Traceback" not in log

@@ -10,7 +10,7 @@ from websockets.sync.client import connect
 
 from leaderboard import services
 
-from .conftest import LiveServer, accepts_websockets, nothing_more, post_score, wait_until
+from .conftest import accepts_websockets, nothing_more, post_score, started_live, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -130,10 +130,8 @@ def test_a_followed_player_without_a_score_gets_their_rank_once_they_score(live)
 
 
 def test_connections_over_the_per_address_cap_are_closed_4429(default_board, redis_url, tmp_path):
-    server = LiveServer(redis_url=redis_url, log_path=tmp_path / "server.log", workers=1, live=True,
-                        LIVE_CONNECTIONS_PER_IP="2")  # fmt: skip
+    server = started_live(redis_url, tmp_path / "server.log", LIVE_CONNECTIONS_PER_IP="2")
     try:
-        wait_until(lambda: accepts_websockets(server), timeout=20)
         url = f"{server.ws_url}/v1/ws/leaderboard?game_id=default"
         with connect(url) as first, connect(url) as second:
             assert receive(first)["type"] == receive(second)["type"] == "TOP"

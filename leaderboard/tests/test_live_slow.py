@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .conftest import LiveServer, wait_until
+from .conftest import LiveServer, started_live, wait_until
 from .test_live import post_score, top_of
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
@@ -24,22 +24,13 @@ LONG_NAME = "x" * 140  # so a top of 100 is some 17 KB, and a stalled client's b
 
 @pytest.fixture
 def live(default_board, redis_url, tmp_path):
-    server = LiveServer(
-        redis_url=redis_url, log_path=tmp_path / "server.log", workers=2, live=True,
+    server = started_live(
+        redis_url, tmp_path / "server.log", workers=2,
         LIVE_SLOW_CLIENT_SECONDS=str(SLOW_SECONDS), LIVE_COALESCE_SECONDS="0",
     )  # fmt: skip
-    wait_until(lambda: _accepts(server), timeout=20)
     yield server
     log = server.stop()
     assert "Traceback" not in log
-
-
-def _accepts(server: LiveServer) -> bool:
-    try:
-        with connect(f"{server.ws_url}/v1/ws/leaderboard?game_id=default", open_timeout=1) as client:
-            return json.loads(client.recv(timeout=2))["type"] == "TOP"
-    except (OSError, TimeoutError, ConnectionClosed):
-        return False
 
 
 def stalling_client(url: str) -> ClientConnection:

@@ -16,27 +16,13 @@ from leaderboard import selectors, services
 from leaderboard.models import Match
 from leaderboard.services import matches
 
-from .conftest import LiveServer, nothing_more, wait_until
+from .conftest import LiveServer, accepts_websockets, nothing_more, started_live, wait_until
 from .factories import make_game
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 # amy connects four in column 0 while bob plays column 1.
 AMY_WINS = (("amy", 0), ("bob", 1), ("amy", 0), ("bob", 1), ("amy", 0), ("bob", 1), ("amy", 0))
-
-
-def start_server(redis_url: str, log_path, **settings: str) -> LiveServer:
-    server = LiveServer(redis_url=redis_url, log_path=log_path, workers=1, live=True, **settings)
-    wait_until(lambda: _accepts(server), timeout=20)
-    return server
-
-
-def _accepts(server: LiveServer) -> bool:
-    try:
-        with connect(f"{server.ws_url}/v1/matches/mch_probe/state", open_timeout=1) as socket:
-            return json.loads(socket.recv(timeout=2))["error"] == "match_not_found"
-    except (OSError, TimeoutError, ConnectionClosed):
-        return False
 
 
 @pytest.fixture
@@ -47,7 +33,7 @@ def arena(default_board):
 
 @pytest.fixture
 def live(arena, redis_url, tmp_path):
-    server = start_server(redis_url, tmp_path / "server.log")
+    server = started_live(redis_url, tmp_path / "server.log")
     yield server
     assert "Traceback" not in server.stop()
 
@@ -182,7 +168,7 @@ def test_a_win_is_broadcast_recorded_in_sql_and_counted_on_the_game_and_no_move_
 
 
 def test_the_time_from_an_action_to_its_broadcast_is_in_the_metrics(arena, redis_url, tmp_path):
-    server = start_server(redis_url, tmp_path / "server.log", METRICS_ENABLED="1")
+    server = started_live(redis_url, tmp_path / "server.log", METRICS_ENABLED="1")
     try:
         match = create_match(server, arena)
         with join(server, match, "amy") as amy:
@@ -309,7 +295,7 @@ def test_a_live_server_restarted_mid_match_loses_nothing(live, arena):
             while True:
                 amy.recv(timeout=10)
 
-    wait_until(lambda: _accepts(live), timeout=20)
+    wait_until(lambda: accepts_websockets(live), timeout=20)
     with join(live, match, "amy") as amy, join(live, match, "bob") as bob:
         rejoined = [receive(amy), receive(bob)]
         act(bob, 2)
@@ -321,7 +307,7 @@ def test_a_live_server_restarted_mid_match_loses_nothing(live, arena):
 
 
 def test_a_player_away_past_the_forfeit_timeout_loses_to_the_one_connected(arena, redis_url, tmp_path):
-    server = start_server(redis_url, tmp_path / "server.log", MATCH_FORFEIT_SECONDS="1")
+    server = started_live(redis_url, tmp_path / "server.log", MATCH_FORFEIT_SECONDS="1")
     try:
         match = create_match(server, arena)
         with join(server, match, "amy") as amy:
@@ -340,7 +326,7 @@ def test_a_player_away_past_the_forfeit_timeout_loses_to_the_one_connected(arena
 
 
 def test_a_room_idle_past_its_time_is_told_the_match_expired(arena, redis_url, tmp_path):
-    server = start_server(redis_url, tmp_path / "server.log", MATCH_IDLE_SECONDS="5")
+    server = started_live(redis_url, tmp_path / "server.log", MATCH_IDLE_SECONDS="5")
     try:
         match = create_match(server, arena)
         with join(server, match, "amy") as amy, join(server, match, "bob") as bob, join(server, match) as watcher:
