@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from functools import partial
+from collections.abc import Awaitable
 
 import orjson
 from django.conf import settings
@@ -75,6 +75,17 @@ class MatchRooms:
     def __init__(self):
         self._rooms: dict[str, set[MatchClient]] = {}
         self._ticker: asyncio.Task | None = None
+        self._made_here: dict[str, matches.Change] = {}  # by match: its last change, if made here
+
+    def made_here(self, match_id: str) -> matches.Change | None:
+        """The match's last change, if this process made it (a move on it starts from there)."""
+        return self._made_here.get(match_id)
+
+    def applied(self, match_id: str, change: matches.Change) -> None:
+        """A change this process made: to each connection of the match here, and through Redis
+        (the change's own publication) to the others."""
+        self._made_here[match_id] = change
+        self.published(match_id, f"{change.version}|{change.message}")
 
     def join(self, client: MatchClient) -> None:
         self._rooms.setdefault(client.match_id, set()).add(client)
@@ -86,6 +97,7 @@ class MatchRooms:
         room.discard(client)
         if not room:
             self._rooms.pop(client.match_id, None)
+            self._made_here.pop(client.match_id, None)
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -94,6 +106,9 @@ class MatchRooms:
     def published(self, match_id: str, payload: str) -> None:
         """A match's new state, "version|STATE message", to each of its connections here."""
         version, _, message = payload.partition("|")
+        made_here = self._made_here.get(match_id)
+        if made_here is not None and made_here.version < int(version):
+            del self._made_here[match_id]  # another process changed it since
         for client in self._rooms.get(match_id, ()):
             client.offer(int(version), message)
 
@@ -104,7 +119,7 @@ class MatchRooms:
 
     async def _read_again(self, match_id: str) -> None:
         try:
-            state, version = await asyncio.to_thread(matches.match_state, match_id=match_id)
+            state, version = await matches.match_state_on_loop(match_id=match_id)
         except (BoardUnavailable, MatchNotFound) as error:
             logger.warning("live: could not read match %s again: %s", match_id, error)
             return
@@ -113,7 +128,8 @@ class MatchRooms:
     async def _tick(self) -> None:
         """Every second or so: mark the players connected here present, all rooms in one round
         trip, and end a match a player of which is not here and has been away
-        MATCH_FORFEIT_SECONDS (forfeit), or that expired."""
+        MATCH_FORFEIT_SECONDS (forfeit), or that expired. On the event loop, as the moves are: a
+        thread doing this for every room would hold the GIL from the loop while it builds them."""
         while self._rooms:
             await asyncio.sleep(min(1.0, settings.MATCH_FORFEIT_SECONDS / 4))
             connected = {
@@ -122,33 +138,31 @@ class MatchRooms:
             }
             incomplete = {match_id for match_id, players in connected.items() if len(players) < PLAYERS}
             try:
-                await asyncio.to_thread(self._keep, connected, incomplete)
+                await self._keep(connected, incomplete)
             except BoardUnavailable as error:
                 logger.warning("live: could not keep the match rooms: %s", error)
 
-    def _keep(self, connected: dict[str, list[str]], incomplete: set[str]) -> None:
+    async def _keep(self, connected: dict[str, list[str]], incomplete: set[str]) -> None:
         now = time.time()
-        gone, idle = matches.mark_connected(connected, now=now)
+        gone, idle = await matches.mark_connected_on_loop(connected, now=now)
         for match_id in gone:  # read from SQL, and recorded abandoned
-            asyncio.run_coroutine_threadsafe(self._read_again(match_id), self._loop)
+            asyncio.create_task(self._read_again(match_id))
         for match_id in idle:
-            self._ended(match_id, matches.expire_idle)
+            await self._ended(match_id, matches.expire_idle_on_loop(match_id=match_id))
         for match_id in incomplete.difference(gone, idle):
-            self._ended(match_id, partial(matches.forfeit_absent, connected=set(connected[match_id]), now=now))
+            present = set(connected[match_id])
+            await self._ended(match_id, matches.forfeit_absent_on_loop(match_id=match_id, connected=present, now=now))
 
-    def _ended(self, match_id: str, ending) -> None:
-        """Apply ending(match_id=...) (in this thread), and hand a change it made to the room."""
+    async def _ended(self, match_id: str, ending: Awaitable[matches.Change | None]) -> None:
+        """Hand the change the ending made, if any, to the room, then record it."""
         try:
-            change = ending(match_id=match_id)
+            change = await ending
         except MatchNotFound:  # gone from Redis meanwhile: read from SQL, and recorded abandoned
-            asyncio.run_coroutine_threadsafe(self._read_again(match_id), self._loop)
+            asyncio.create_task(self._read_again(match_id))
             return
         if change is not None:
-            self._loop.call_soon_threadsafe(self.published, match_id, f"{change.version}|{change.message}")
-
-    @property
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        return self._ticker.get_loop()
+            self.applied(match_id, change)
+            await asyncio.to_thread(matches.record_if_finished, change)
 
 
 class MatchSocket(Socket):
@@ -184,55 +198,59 @@ class MatchSocket(Socket):
 
     async def _greet(self, client: MatchClient) -> None:
         """The full state, after checking the token's player plays in this match."""
-        state, version = await asyncio.to_thread(matches.match_state, match_id=self.match_id)
+        state, version = await matches.match_state_on_loop(match_id=self.match_id)
         if client.player_id is not None and client.player_id not in state.players:
             raise InvalidToken("The token's player does not play in this match.")
         if client.player_id is not None:
-            now = time.time()
-            await asyncio.to_thread(matches.mark_connected, {self.match_id: [client.player_id]}, now=now)
+            await matches.mark_connected_on_loop({self.match_id: [client.player_id]}, now=time.time())
         client.reply(_encoded(state.message()), version=_known(version))
 
     async def _take_messages(self, client: MatchClient) -> None:
         async for text in self.messages():
+            received = time.perf_counter()
             try:
                 message = orjson.loads(text)
             except orjson.JSONDecodeError:
                 message = None
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ACTION":
-                received = time.perf_counter()
-                if await self._act(client, message.get("payload")):
+                change = await self._act(client, message.get("payload"))
+                if change is not None:
                     MATCH_ACTIONS.observe(time.perf_counter() - received)
+                    if change.finished:  # recorded after the broadcast, before this client's next message
+                        await asyncio.to_thread(matches.record_if_finished, change)
             elif kind == "SYNC_REQUEST":
                 await self._sync(client)
             else:
                 client.reply(_error("invalid_request", UNKNOWN_MESSAGE))
 
-    async def _act(self, client: MatchClient, payload) -> bool:
-        """Apply the client's move and hand the new state to the room; whether it applied."""
+    async def _act(self, client: MatchClient, payload) -> matches.Change | None:
+        """Apply the client's move, on this event loop, and hand the new state to the room: the
+        change, or None if the move was refused."""
         if client.player_id is None:
             client.reply(_error("forbidden", "Spectators watch; only the match's players act."))
-            return False
+            return None
         column = payload.get("column") if isinstance(payload, dict) else None
         if type(column) is not int:
             client.reply(_error("invalid_request", f'payload: {{"column": 0 to {COLUMNS - 1}}} is required.'))
-            return False
+            return None
         try:
-            change = await asyncio.to_thread(
-                matches.play, match_id=self.match_id, player_id=client.player_id, column=column
+            known = self.rooms.made_here(self.match_id)
+            change = await matches.play_on_loop(
+                match_id=self.match_id, player_id=client.player_id, column=column, known=known
             )
         except MoveRefused as refused:
             client.reply(_error(refused.code, str(refused)))
-            return False
+            return None
         except (BoardUnavailable, MatchNotFound) as error:
             client.reply(_error("service_unavailable", f"The move was not applied: {error}"))
-            return False
-        self.rooms.published(self.match_id, f"{change.version}|{change.message}")
-        return True
+            return None
+        self.rooms.applied(self.match_id, change)
+        return change
 
     async def _sync(self, client: MatchClient) -> None:
         try:
-            state, version = await asyncio.to_thread(matches.match_state, match_id=self.match_id)
+            state, version = await matches.match_state_on_loop(match_id=self.match_id)
         except (BoardUnavailable, MatchNotFound) as error:
             return client.reply(_error("service_unavailable", f"The state could not be read: {error}"))
         client.reply(_encoded(state.message()), version=_known(version))

@@ -23,7 +23,7 @@ from .boards import (
     whole_boards,
 )
 from .changes import CHANGED, MATCH, RESUBSCRIBED, Announcement, announcements
-from .client import claim_rider, client, ping, riding
+from .client import claim_rider, client, converse, ping, riding, single
 from .keys import (
     Entry,
     board_key,
@@ -39,6 +39,7 @@ from .keys import (
     run_id_key,
     shard,
 )
+from .loop_client import converse_on_loop
 from .profiles import cache_profile, cached_profile, forget_profiles
 from .ratelimit import Charge, Verdict, settle_charges
 from .reads import around, around_each, entries_of, page, ranks_of
@@ -76,6 +77,8 @@ __all__ = [
     "cached_profile",
     "claim_rider",
     "client",
+    "converse",
+    "converse_on_loop",
     "cluster_state",
     "decode_rank_value",
     "encode",
@@ -97,6 +100,7 @@ __all__ = [
     "regions",
     "release_lock",
     "riding",
+    "single",
     "rules_of_header",
     "header",
     "run_id_key",

@@ -7,11 +7,12 @@ client, and a round trip goes to each master its commands' keys live on, one rou
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
@@ -218,6 +219,30 @@ def execute(commands: list[Command]) -> list:
     return replies[len(extra) :]
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One round trip of a conversation with Redis: its commands, and what their replies mean."""
+
+    commands: list[Command]
+    read: Callable[[list], Any]
+
+
+def converse(steps: Generator[Step, Any, Any]) -> Any:
+    """Run a conversation: a generator that yields Steps, is sent what each step's replies mean,
+    and returns its result. The same conversation runs on the event loop (loop_client.py)."""
+    step = next(steps)
+    while True:
+        try:
+            step = steps.send(step.read(execute(step.commands)))
+        except StopIteration as done:
+            return done.value
+
+
+def single(step: Step) -> Generator[Step, Any, Any]:
+    """A conversation of one step."""
+    return (yield step)
+
+
 def send(commands: list[Command]) -> list:
     """Run the commands in one round trip (on a cluster, one per master) and return their replies."""
     try:
@@ -320,7 +345,7 @@ def _write(link, commands: list[Command]) -> None:
     Python (a command stack, response callbacks, a checkout from the pool, and a SCRIPT EXISTS round
     trip when it carries scripts), which measured more than a read's whole Redis time. Commands are
     packed by hiredis, the parser redis-py reads them back with."""
-    link.send_packed_command([b"".join([pack_command(_arguments(command)) for command in commands])])
+    link.send_packed_command([b"".join([pack_command(arguments(command)) for command in commands])])
 
 
 def _read(link, commands: list[Command]) -> list:
@@ -342,7 +367,7 @@ def _read(link, commands: list[Command]) -> list:
     return replies
 
 
-def _arguments(command: Command) -> tuple:
+def arguments(command: Command) -> tuple:
     if command[0] != "script":
         return command
     _, name, keys, args = command

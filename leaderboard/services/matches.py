@@ -9,6 +9,7 @@ A match that goes MATCH_IDLE_SECONDS without a change ends abandoned ("expired")
 when it is next read, played or kept by a live server; Redis keeps its hash twice that long, so a
 match nobody looks at in that time is gone from Redis and ends from SQL, without its moves."""
 
+import asyncio
 import logging
 import secrets
 import time
@@ -21,7 +22,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import redis_store, writes
-from ..exceptions import InvalidMatch, InvalidToken, MatchNotFound, MatchOver, PointsOutOfRange, TotalOutOfRange
+from ..exceptions import (
+    InvalidMatch,
+    InvalidToken,
+    MatchNotFound,
+    MatchOver,
+    MoveRefused,
+    PointsOutOfRange,
+    TotalOutOfRange,
+)
 from ..match_rules import ABANDONED, PLAYING, WON, MatchState, ended, played
 from ..models import Board, Match
 from ..writes import AfterCommit, Work
@@ -46,11 +55,16 @@ class CreatedMatch:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A state the match moved to, with its version and its STATE message as published."""
+    """A state the match moved to, with its version, its STATE message as published, and when."""
 
     state: MatchState
     version: int
     message: str
+    changed_at: float
+
+    @property
+    def finished(self) -> bool:
+        return self.state.status != PLAYING
 
 
 # --- creating ------------------------------------------------------------------------------------
@@ -118,7 +132,7 @@ def match_state(*, match_id: str) -> tuple[MatchState, int | None]:
     kept = redis_store.matches.match_record(match_id)
     if kept is not None:
         state = _loaded(match_id, kept.state)
-        if _idle(state, kept, time.time()):
+        if _idle(state, kept.changed_at, time.time()):
             expired = expire_idle(match_id=match_id)
             return match_state(match_id=match_id) if expired is None else (expired.state, expired.version)
         if state.status != PLAYING:
@@ -134,6 +148,18 @@ def match_state(*, match_id: str) -> tuple[MatchState, int | None]:
     return state, None
 
 
+async def match_state_on_loop(*, match_id: str) -> tuple[MatchState, int | None]:
+    """match_state() on the live server's event loop: a match in play as Redis keeps it is read
+    there; any other (idle past its time, finished, or no longer kept) in a thread, as it may need
+    SQL."""
+    kept = await redis_store.converse_on_loop(redis_store.single(redis_store.matches.reading_match(match_id)))
+    if kept is not None:
+        state = _loaded(match_id, kept.state)
+        if state.status == PLAYING and not _idle(state, kept.changed_at, time.time()):
+            return state, kept.version
+    return await asyncio.to_thread(match_state, match_id=match_id)
+
+
 def _from_row(row: Match) -> MatchState:
     return MatchState(row.id, tuple(row.players), tuple(row.moves), row.status, row.winner or None, row.reason or None)
 
@@ -145,15 +171,37 @@ def play(*, match_id: str, player_id: str, column: int) -> Change:
     """Apply the player's move: NotYourTurn, IllegalMove or MatchOver, and nothing changed, if it
     breaks a rule. Of two moves made at once, one applies; the other is judged again after it.
     A move on a match idle past its time ends the match instead (MatchOver)."""
-    change = _change(match_id, lambda state, seen: played(state, player_id=player_id, column=column))
+    change = redis_store.converse(_playing(match_id, player_id, column))
+    record_if_finished(change)
+    return _refused_if_expired(change)
+
+
+async def play_on_loop(*, match_id: str, player_id: str, column: int, known: Change | None = None) -> Change:
+    """play() on the live server's event loop, with no thread hop. Given the last change this
+    process applied (`known`), the move is judged on its state and applied from its version in one
+    round trip; if the match moved on since, or the move is refused, it is judged again on the state
+    read from Redis. A move that finishes the match is returned before it is recorded in SQL: the
+    caller broadcasts it, then records it (record_if_finished, in a thread)."""
+    change = await redis_store.converse_on_loop(_playing(match_id, player_id, column, known))
+    if change.state.reason == EXPIRED:
+        await asyncio.to_thread(record_if_finished, change)
+    return _refused_if_expired(change)
+
+
+def _playing(match_id: str, player_id: str, column: int, known: Change | None = None):
+    return _changing(match_id, lambda state, seen: played(state, player_id=player_id, column=column), known)
+
+
+def _refused_if_expired(change: Change) -> Change:
     if change.state.reason == EXPIRED:
         raise MatchOver(f"The match expired: no move for {settings.MATCH_IDLE_SECONDS} s.")
     return change
 
 
-def forfeit_absent(*, match_id: str, connected: set[str], now: float) -> Change | None:
+async def forfeit_absent_on_loop(*, match_id: str, connected: set[str], now: float) -> Change | None:
     """If a player of a match in play has been away MATCH_FORFEIT_SECONDS while the other is
-    connected, the one away forfeits: the change, or None if nobody forfeits."""
+    connected, the one away forfeits: the change, or None if nobody forfeits. On the live server's
+    event loop: the caller broadcasts the change, then records it (record_if_finished)."""
 
     def forfeited(state: MatchState, seen: dict[str, float]) -> MatchState | None:
         away = [player for player in state.players if now - seen.get(player, 0) > settings.MATCH_FORFEIT_SECONDS]
@@ -162,41 +210,81 @@ def forfeit_absent(*, match_id: str, connected: set[str], now: float) -> Change 
         winner = next(player for player in state.players if player != away[0])
         return ended(state, status=WON, winner=winner, reason="forfeit")
 
-    return _change(match_id, forfeited)
+    return await redis_store.converse_on_loop(_changing(match_id, forfeited))
 
 
 def expire_idle(*, match_id: str) -> Change | None:
     """End the match if it has gone MATCH_IDLE_SECONDS without a change: the change, or None."""
-    return _change(match_id, lambda state, seen: None)
+    return _change(match_id, _unchanged)
+
+
+async def expire_idle_on_loop(*, match_id: str) -> Change | None:
+    """expire_idle() on the live server's event loop: the caller broadcasts the change, then
+    records it (record_if_finished)."""
+    return await redis_store.converse_on_loop(_changing(match_id, _unchanged))
+
+
+def _unchanged(state: MatchState, seen: dict[str, float]) -> None:
+    return None  # _changing ends a match idle past its time first
 
 
 def _change(match_id: str, change) -> Change | None:
+    applied = redis_store.converse(_changing(match_id, change))
+    if applied is not None:
+        record_if_finished(applied)
+    return applied
+
+
+def _changing(match_id: str, change, known: Change | None = None):
     """Apply change(state, seen) to the match as kept (or end it first if it is idle past its
-    time), unless another change came first: then again, from the new state."""
+    time), unless another change came first: then again, from the new state. A conversation with
+    Redis (redis_store.converse): the change applied, or None if change() made none. Given `known`,
+    the match's last change as this process made it, the first attempt starts from it, unread; a
+    refusal there is judged again on the state as read."""
     for _attempt in range(CHANGE_ATTEMPTS):
-        kept = redis_store.matches.match_record(match_id)
-        if kept is None:
-            raise MatchNotFound(match_id)
-        state, now = _loaded(match_id, kept.state), time.time()
-        if _idle(state, kept, now):
-            new = ended(state, status=ABANDONED, winner=None, reason=EXPIRED)
+        if known is not None:
+            current, known = _Current(known.state, known.version, known.changed_at, {}), None
+            now = time.time()
+            try:
+                new = _judged(current, change, now)
+            except MoveRefused:
+                continue  # perhaps on a state the match has left: judged again as read
         else:
-            new = change(state, kept.seen)
+            kept = yield redis_store.matches.reading_match(match_id)
+            if kept is None:
+                raise MatchNotFound(match_id)
+            current = _Current(_loaded(match_id, kept.state), kept.version, kept.changed_at, kept.seen)
+            now = time.time()
+            new = _judged(current, change, now)
         if new is None:
             return None
         message = orjson.dumps(new.message()).decode()
-        version = redis_store.matches.change_match(
-            match_id, version=kept.version, state=_stored(new), message=message, keep_seconds=_keep(), now=now
+        version = yield redis_store.matches.changing_match(
+            match_id, version=current.version, state=_stored(new), message=message, keep_seconds=_keep(), now=now
         )
         if version is not None:
-            if new.status != PLAYING:
-                record_result(new)
-            return Change(new, version, message)
+            return Change(new, version, message, now)
     raise InvalidMatch(f"Match {match_id} changed {CHANGE_ATTEMPTS} times while this change was made; try again.")
 
 
-def _idle(state: MatchState, kept: redis_store.matches.MatchRecord, now: float) -> bool:
-    return state.status == PLAYING and now - kept.changed_at > settings.MATCH_IDLE_SECONDS
+@dataclass(frozen=True, slots=True)
+class _Current:
+    """The state a change is made from, with its version, when it was made, and who was seen when."""
+
+    state: MatchState
+    version: int
+    changed_at: float
+    seen: dict[str, float]
+
+
+def _judged(current: _Current, change, now: float) -> MatchState | None:
+    if _idle(current.state, current.changed_at, now):
+        return ended(current.state, status=ABANDONED, winner=None, reason=EXPIRED)
+    return change(current.state, current.seen)
+
+
+def _idle(state: MatchState, changed_at: float, now: float) -> bool:
+    return state.status == PLAYING and now - changed_at > settings.MATCH_IDLE_SECONDS
 
 
 def mark_connected(connected: dict[str, list[str]], *, now: float) -> tuple[list[str], list[str]]:
@@ -204,7 +292,17 @@ def mark_connected(connected: dict[str, list[str]], *, now: float) -> tuple[list
     matches idle past their time)."""
     if not connected:
         return [], []
-    return redis_store.matches.mark_seen(connected, now=now, idle_seconds=settings.MATCH_IDLE_SECONDS)
+    return redis_store.converse(_marking(connected, now))
+
+
+async def mark_connected_on_loop(connected: dict[str, list[str]], *, now: float) -> tuple[list[str], list[str]]:
+    """mark_connected() on the live server's event loop."""
+    return await redis_store.converse_on_loop(_marking(connected, now))
+
+
+def _marking(connected: dict[str, list[str]], now: float):
+    idle_seconds = settings.MATCH_IDLE_SECONDS
+    return redis_store.single(redis_store.matches.marking_seen(connected, now=now, idle_seconds=idle_seconds))
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -237,6 +335,11 @@ def _credit_win(game_id: str, winner: str, after: AfterCommit) -> None:
             record(scoring_games.get(game_id), winner, WIN_POINTS, after=after)
     except (TotalOutOfRange, PointsOutOfRange) as error:
         logger.warning("match win of %s on %s not counted: %s", winner, game_id, error)
+
+
+def record_if_finished(change: Change) -> None:
+    if change.finished:
+        record_result(change.state)
 
 
 def record_result(state: MatchState) -> None:

@@ -1,6 +1,7 @@
 """/v1/matches over REST: creating a match with a server key, its signed tokens, its state, and
 the service's moves, atomic in Redis and recorded in SQL when the match ends."""
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -231,3 +232,44 @@ def test_a_match_redis_no_longer_keeps_ends_from_sql(api, create, arena):
 
     assert (answer.json()["status"], answer.json()["reason"]) == ("abandoned", "expired")
     assert Match.objects.get(id=match_id).status == "abandoned"
+
+
+def on_loop(**move) -> matches.Change:
+    """A move as the live server makes it: on an event loop, from the change it last made, if any."""
+    return asyncio.run(matches.play_on_loop(**move))
+
+
+def test_a_move_on_the_loop_from_the_change_made_here_applies_in_one_step_and_is_recorded_after(create, arena):
+    match_id = a_match(create)["match_id"]
+    change = None
+    for player_id, column in (("amy", 0), ("bob", 1), ("amy", 0), ("bob", 1), ("amy", 0), ("bob", 1), ("amy", 0)):
+        change = on_loop(match_id=match_id, player_id=player_id, column=column, known=change)
+
+    assert (change.version, change.state.status, change.state.winner) == (7, "won", "amy")
+    assert Match.objects.get(id=match_id).status == "playing"  # the caller records it, after its broadcast
+    matches.record_if_finished(change)
+    assert (Match.objects.get(id=match_id).status, selectors.standing(game_id="arena", player_id="amy").score) == (
+        "won", 1,
+    )  # fmt: skip
+
+
+def test_a_move_refused_on_a_change_the_match_has_moved_past_is_judged_again_as_read(create, arena):
+    match_id = a_match(create)["match_id"]
+    made_here = on_loop(match_id=match_id, player_id="amy", column=0)
+    matches.play(match_id=match_id, player_id="bob", column=6)  # elsewhere: amy's turn again
+
+    change = on_loop(match_id=match_id, player_id="amy", column=2, known=made_here)
+
+    assert (change.version, change.state.moves, change.state.turn) == (3, (0, 6, 2), "bob")
+
+
+def test_a_move_legal_only_on_a_change_the_match_has_moved_past_is_refused(create, arena):
+    match_id = a_match(create)["match_id"]
+    made_here = on_loop(match_id=match_id, player_id="amy", column=0)
+    matches.play(match_id=match_id, player_id="bob", column=6)  # elsewhere: bob has played
+
+    with pytest.raises(NotYourTurn):
+        on_loop(match_id=match_id, player_id="bob", column=5, known=made_here)  # bob's turn only as made here
+
+    state, version = matches.match_state(match_id=match_id)
+    assert (state.moves, version) == ((0, 6), 2)

@@ -162,7 +162,8 @@ def test_a_win_is_broadcast_recorded_in_sql_and_counted_on_the_game_and_no_move_
     assert states[0] == states[1] == states[2]
     assert (states[0]["seq"], states[0]["status"], states[0]["winner"], states[0]["turn"]) == (7, "won", "amy", None)
     assert (over["type"], over["error"]) == ("ERROR", "match_over")
-    row = Match.objects.get(id=match["match_id"])
+    # recorded just after the broadcast
+    row = wait_until(lambda: Match.objects.exclude(status="playing").filter(id=match["match_id"]).first(), timeout=5)
     assert (row.status, row.winner, row.moves, row.players) == ("won", "amy", [0, 1, 0, 1, 0, 1, 0], ["amy", "bob"])
     assert selectors.standing(game_id="arena", player_id="amy").score == 1
 
