@@ -13,6 +13,7 @@ client that takes nothing in for LIVE_SLOW_CLIENT_SECONDS, 4408 (socket.py).
 """
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -29,7 +30,7 @@ from .address import LEADERBOARD_PATH
 from .feed import BoardFeed, standing_of
 from .listener import Listener
 from .rooms import MatchRooms, MatchSocket
-from .socket import CLOSE_INVALID, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, Socket
+from .socket import CLOSE_INVALID, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN, SlowClients, Socket
 from .watchers import TopWatcher
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class LiveApplication:
     by one subscription to Redis, started with the process's first WebSocket."""
 
     def __init__(self):
-        self.feed, self.rooms = BoardFeed(), MatchRooms()
+        self.feed, self.rooms, self.slow_clients = BoardFeed(), MatchRooms(), SlowClients()
         self.listener = Listener(self.feed, self.rooms)
         self.open: Counter[str] = Counter()  # WebSockets open, by client address
         self._threads: ThreadPoolExecutor | None = None
@@ -69,7 +70,8 @@ class LiveApplication:
         address = client_address(scope)
         self.open[address] += 1
         try:
-            await self._socket(scope, receive, send).run(over_cap=self.open[address] > settings.LIVE_CONNECTIONS_PER_IP)
+            over_cap = self.open[address] > settings.LIVE_CONNECTIONS_PER_IP
+            await self._socket(scope, receive, send).run(over_cap=over_cap, slow_clients=self.slow_clients)
         finally:
             self.open[address] -= 1
             if not self.open[address]:
@@ -95,9 +97,12 @@ class LiveApplication:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # What is loaded by now lives as long as the process: left out of the collector's
+                # full passes, which otherwise stall every socket for tens of ms on a busy server.
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                for machinery in (self.listener, self.feed, self.rooms):
+                for machinery in (self.listener, self.feed, self.rooms, self.slow_clients):
                     await machinery.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
