@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
 
 from django.conf import settings  # noqa: E402  (needs DJANGO_SETTINGS_MODULE first)
-from granian.constants import Interfaces  # noqa: E402
+from granian.constants import Interfaces, Loops  # noqa: E402
 from granian.log import LogLevels  # noqa: E402
 from granian.server import Server  # noqa: E402
 
@@ -65,6 +65,7 @@ def serve_live(*, parent: int) -> None:
         port=settings.WS_PORT,
         workers=1,
         websockets=True,
+        loop=Loops.uvloop,  # libuv's loop: less of each message's time in the loop than asyncio's own
         respawn_failed_workers=True,
         workers_kill_timeout=10,
         log_level=LogLevels(settings.LOG_LEVEL.lower()),
