@@ -586,9 +586,11 @@ def server_time_row(served: dict[float, float], budget: float) -> str:
 
     within = served.get(budget, 0) / total
     verdict = "pass" if within >= 0.99 else "OVER"
+    shares = ", ".join(f"{bound * 1000:g} ms {served[bound] / total:.1%}" for bound in bounds if bound != math.inf)
     return (
         f"server's own time (speedrank_match_action_seconds, {total:,.0f} actions): p50 {under(0.5)} ms,"
-        f" p99 {under(0.99)} ms; {within:.1%} within {budget * 1000:g} ms: {verdict}"
+        f" p99 {under(0.99)} ms; {within:.1%} within {budget * 1000:g} ms: {verdict}\n"
+        f"             share of actions within: {shares}"
     )
 
 
