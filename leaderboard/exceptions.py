@@ -173,3 +173,22 @@ class IllegalMove(MoveRefused):
 
 class MatchOver(MoveRefused):
     code = "match_over"
+
+
+class JobsUnavailable(LeaderboardError):
+    """The job queue cannot take or show jobs now (its Redis is away, or none is configured)."""
+
+
+class JobNotFound(LeaderboardError):
+    def __init__(self, job_id: str):
+        super().__init__(f"No job {job_id}.")
+
+
+class ExportNotFound(LeaderboardError):
+    def __init__(self, export_id: str):
+        super().__init__(f"No export {export_id!r}.")
+
+
+class PeriodNotFound(LeaderboardError):
+    def __init__(self, period: str):
+        super().__init__(f"No period {period!r}: only the current one is kept so far.")

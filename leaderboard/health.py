@@ -11,7 +11,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from . import metrics, redis_store
-from .exceptions import BoardUnavailable
+from .exceptions import BoardUnavailable, JobsUnavailable
+from .jobs import job_queue
 from .models import Board, PendingMirror
 from .writes import shards
 
@@ -73,6 +74,11 @@ class _StateCollector:
             for name, size in zip(names, redis_store.board_sizes(names), strict=True):
                 sizes.add_metric([name], size)
         yield sizes
+        jobs = GaugeMetricFamily("speedrank_jobs", "Jobs in the job queue by state", labels=["state"])
+        with suppress(JobsUnavailable):  # with the queue away, not reported
+            for state, count in job_queue.counts().items():
+                jobs.add_metric([state], count)
+        yield jobs
 
 
 def exposition() -> bytes:

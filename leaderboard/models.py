@@ -216,3 +216,24 @@ class Match(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class Export(models.Model):
+    """A CSV file of a board's standings (rank,player_id,score,reached_at), written by a job."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        READY = "ready"
+        FAILED = "failed"
+
+    id = models.CharField(max_length=32, primary_key=True)
+    board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="exports")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_by = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.id

@@ -41,6 +41,7 @@ def main(target: str = APPLICATION, *args: str) -> None:
         with ExitStack() as beside:
             beside.enter_context(write_server())
             beside.enter_context(live_server())
+            beside.enter_context(job_workers())
             server(target).serve()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -53,6 +54,15 @@ def live_server() -> AbstractContextManager:
     from leaderboard.live.supervisor import LiveServerSupervisor  # after django.setup()
 
     return LiveServerSupervisor()
+
+
+def job_workers() -> AbstractContextManager:
+    """JOB_WORKERS job workers beside the servers, if there are any and a queue for them."""
+    if not settings.JOB_WORKERS or not settings.QUEUE_REDIS_URL:
+        return nullcontext()
+    from leaderboard.jobs.workers import JobWorkers  # after django.setup()
+
+    return JobWorkers(settings.JOB_WORKERS)
 
 
 def serve_live(*, parent: int) -> None:

@@ -180,6 +180,18 @@ REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "speedrank")
 # Short timeouts: a dead or hung Redis must cost a request well under a second.
 REDIS_CONNECT_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 0.25, minimum=0.01, maximum=10.0)
 REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 0.5, minimum=0.01, maximum=30.0)
+# The job queue (RQ): a single Redis, REDIS_URL's unless QUEUE_REDIS_URL names another. RQ's
+# commands span keys in many slots, so on a Redis Cluster the queue needs a Redis of its own.
+# Without one on a cluster, jobs are refused (503) and `make run` starts no job workers.
+QUEUE_REDIS_URL = env_str("QUEUE_REDIS_URL", "") or ("" if REDIS_CLUSTER else REDIS_URL)
+if QUEUE_REDIS_URL:
+    QUEUE_REDIS_URL = redis_url(QUEUE_REDIS_URL)
+# Job worker processes `make run` starts and supervises (each with RQ's scheduler, for retries).
+JOB_WORKERS = env_int("JOB_WORKERS", 1, minimum=0, maximum=64)
+# django-rq's worker command (`manage.py rqworker speedrank`) reads the queue from here.
+RQ_QUEUES = {"speedrank": {"URL": QUEUE_REDIS_URL}} if QUEUE_REDIS_URL else {}
+# Files the jobs write (exports), served to admin keys.
+EXPORTS_DIR = Path(env_str("EXPORTS_DIR", str(VAR_DIR / "exports")))
 # Seconds a client is told to wait (Retry-After) when the board cannot be read.
 RETRY_AFTER_SECONDS = 1
 # Seconds a player's profile stays cached in Redis (it is also dropped when the player scores).
@@ -216,6 +228,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_rq",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "leaderboard.apps.LeaderboardConfig",

@@ -50,6 +50,9 @@ DOMAIN_ERRORS = {
     domain.RebuildInProgress: (409, "rebuild_in_progress"),
     domain.MatchNotFound: (404, "match_not_found"),
     domain.InvalidMatch: (400, "invalid_request"),
+    domain.JobNotFound: (404, "job_not_found"),
+    domain.ExportNotFound: (404, "export_not_found"),
+    domain.PeriodNotFound: (404, "period_not_found"),
 }
 # Framework errors in /v1/: the v1 error code of each.
 FRAMEWORK_CODES = {
@@ -128,6 +131,9 @@ def _unavailable(exc: Exception, v1: bool) -> Reply | None:
     if isinstance(exc, domain.BoardUnavailable):
         logger.warning("leaderboard unavailable: %s", exc, extra={"event": "redis_unavailable"})
         return _retry_later("Leaderboard temporarily unavailable; retry shortly.", v1)
+    if isinstance(exc, domain.JobsUnavailable):
+        logger.warning("job queue unavailable: %s", exc, extra={"event": "jobs_unavailable"})
+        return _retry_later(f"Job queue temporarily unavailable; retry shortly. {exc}", v1)
     if isinstance(exc, domain.WriteUnconfirmed):
         logger.warning("score not confirmed: %s", exc, extra={"event": "write_unconfirmed"})
         return _retry_later("Score not confirmed by the database writer; retry shortly.", v1)

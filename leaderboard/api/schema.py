@@ -206,3 +206,30 @@ class CreatedMatchOutput(serializers.Serializer):
     match_id = serializers.CharField()
     tokens = serializers.DictField(child=serializers.CharField(), help_text="each player's token for state_url")
     state_url = serializers.CharField()
+
+
+class CreatedExportOutput(serializers.Serializer):
+    export_id = serializers.CharField()
+    job_id = serializers.CharField(help_text="the job writing it: GET /v1/jobs/{job_id}")
+
+
+class ExportOutput(serializers.Serializer):
+    export_id = serializers.CharField()
+    game_id = serializers.CharField()
+    job_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["queued", "ready", "failed"])
+    rows = serializers.IntegerField(allow_null=True, help_text="players in the file, once ready")
+    error = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    download_url = serializers.CharField(required=False, help_text="once ready: the CSV, for the same admin key")
+
+
+class JobOutput(serializers.Serializer):
+    job_id = serializers.CharField()
+    task = serializers.CharField()
+    state = serializers.CharField(help_text="queued, started, scheduled (waiting to retry), finished, failed, ...")
+    attempts = serializers.IntegerField(help_text="times a worker started it")
+    error = serializers.CharField(allow_null=True, help_text="the last failure, if it failed")
+    enqueued_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)

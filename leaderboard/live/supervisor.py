@@ -6,8 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from contextlib import suppress
+
+from ..supervision import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -16,34 +17,27 @@ CHECK_MAX_SECONDS = 60
 STOP_SECONDS = 10
 
 
-class LiveServerSupervisor:
+class LiveServerSupervisor(Supervisor):
     """Keeps the live server running while started; one that keeps ending at once is started
     again less and less often."""
 
+    thread_name = "live-server"
+
     def __init__(self):
+        super().__init__()
         self.process: subprocess.Popen | None = None
-        self._stopping = threading.Event()
-        self._keeper: threading.Thread | None = None
 
-    def __enter__(self) -> "LiveServerSupervisor":
+    def start(self) -> None:
         self.process = self._started()
-        self._keeper = threading.Thread(target=self._keep_running, name="live-server", daemon=True)
-        self._keeper.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stopping.set()
-        if self._keeper is not None:
-            self._keeper.join()
 
     def _started(self) -> subprocess.Popen:
         # A session of its own: a Ctrl-C meant for the server reaches it through this process.
         command = [sys.executable, "-m", "speedrank.serve", "live", "--parent", str(os.getpid())]
         return subprocess.Popen(command, start_new_session=True)
 
-    def _keep_running(self) -> None:
+    def keep_running(self) -> None:
         pause = CHECK_SECONDS
-        while not self._stopping.wait(pause):
+        while not self.stopping.wait(pause):
             if self.process.poll() is None:
                 pause = CHECK_SECONDS
                 continue

@@ -14,7 +14,7 @@ from ..writes import (
     replay_recent_entries,
     shards,
 )
-from . import matches
+from . import exports, matches
 from .games import RULE_FIELDS, boards, create_game, game, games, scoring_games, update_game
 from .keys import Caller, authenticate_api_key, checked_keys, create_api_key, revoke_api_key
 from .profiles import GameEntry, Profile, player_profile
@@ -25,6 +25,7 @@ from .sessions import StartedSession, read_token, start_session
 from .submissions import Submission, submit_server_score, submit_session_score
 
 __all__ = [
+    "exports",
     "matches",
     "RULE_FIELDS",
     "BoardDrift",

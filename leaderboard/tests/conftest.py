@@ -45,11 +45,19 @@ def redis_url(request) -> str:
     return f"redis://{server.host}:{server.port}/0"
 
 
+@pytest.fixture(scope="session")
+def queue_redis_url(request) -> str:
+    """The job queue's Redis: always a single one (on `make test-cluster` too), database 1."""
+    server = request.getfixturevalue("redis_server")
+    return f"redis://{server.host}:{server.port}/1"
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _use_test_redis(redis_url):
+def _use_test_redis(redis_url, queue_redis_url):
     with override_settings(
-        REDIS_URL=redis_url, REDIS_CLUSTER=ON_CLUSTER, REDIS_KEY_PREFIX="speedrank-test", MIRROR_CATCH_UP_INTERVAL=0.1
-    ):
+        REDIS_URL=redis_url, REDIS_CLUSTER=ON_CLUSTER, REDIS_KEY_PREFIX="speedrank-test", MIRROR_CATCH_UP_INTERVAL=0.1,
+        QUEUE_REDIS_URL=queue_redis_url,
+    ):  # fmt: skip
         yield
 
 
@@ -131,6 +139,8 @@ def child_environment(*, redis_url: str, database_url: str | None = None, **extr
         "REDIS_CLUSTER": "1" if ON_CLUSTER else "0",
         "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
         "SECRET_KEY": settings.SECRET_KEY,  # tokens signed here must verify there
+        "QUEUE_REDIS_URL": settings.QUEUE_REDIS_URL,
+        "JOB_WORKERS": "0",  # the job tests start workers of their own
         **extra,
     }
 

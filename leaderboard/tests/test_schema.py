@@ -26,6 +26,7 @@ def test_the_schema_covers_the_seed_and_v1_endpoints(schema):
         "/v1/games/", "/v1/games/{game_id}/", "/v1/sessions/", "/v1/scores/", "/v1/leaderboard/",
         "/v1/leaderboard/rank/", "/v1/leaderboard/players/", "/v1/matchmaking/", "/v1/players/{player_id}/",
         "/v1/games/{game_id}/players/{player_id}/region/", "/v1/matches/", "/v1/matches/{match_id}/",
+        "/v1/games/{game_id}/exports/", "/v1/exports/{export_id}/", "/v1/jobs/{job_id}/",
     }  # fmt: skip
 
 

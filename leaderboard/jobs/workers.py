@@ -1,0 +1,111 @@
+"""The job workers `make run` starts beside the servers: JOB_WORKERS processes of django-rq's
+`rqworker` with RQ's scheduler (which runs the retries' backoff), supervised like the live server.
+
+A worker killed with its whole process group (kill -9) takes its job with it (it runs the job in
+its own process) and leaves it in RQ's started registry;
+RQ itself gives such a job up only once its heartbeat lapses (about 90 s) and a worker's upkeep
+runs (every MAINTENANCE_SECONDS here), then retries it. The supervisor does not wait for that: a
+worker that dies has its job put back on the queue at once, and another worker is started."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from contextlib import suppress
+
+import redis
+from rq import SimpleWorker, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from ..supervision import Supervisor
+from .queue import QUEUE_NAME, job_queue
+
+logger = logging.getLogger(__name__)
+
+CHECK_SECONDS = 1
+STOP_SECONDS = 10
+MAINTENANCE_SECONDS = 30  # RQ's default is 10 minutes
+
+
+class JobWorker(SimpleWorker):
+    """RQ's worker that runs each job in its own process, with its upkeep (abandoned jobs among it)
+    run every MAINTENANCE_SECONDS. Not RQ's forking worker: its work horse puts itself in a process
+    group of its own, so a kill of the worker's group would leave the job running unsupervised;
+    and a Django process keeps one database connection rather than one per fork."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
+        super().__init__(*args, **kwargs)
+
+
+class JobWorkers(Supervisor):
+    """`count` worker processes, each in a session of its own, started again when one ends."""
+
+    thread_name = "job-workers"
+
+    def __init__(self, count: int, *, environment: dict[str, str] | None = None):
+        super().__init__()
+        self.count, self.environment = count, environment
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._started = 0
+
+    def start(self) -> None:
+        for _n in range(self.count):
+            self._start()
+
+    def _start(self) -> None:
+        self._started += 1
+        name = f"speedrank-{os.getpid()}-{self._started}"
+        command = [
+            sys.executable, "-m", "django", "rqworker", QUEUE_NAME, "--with-scheduler", "--name", name,
+            "--worker-class", f"{JobWorker.__module__}.{JobWorker.__qualname__}",
+        ]  # fmt: skip
+        self.processes[name] = subprocess.Popen(command, env=self.environment, start_new_session=True)
+
+    def keep_running(self) -> None:
+        while not self.stopping.wait(CHECK_SECONDS):
+            for name, process in list(self.processes.items()):
+                if process.poll() is None:
+                    continue
+                logger.warning("job worker %s ended (exit %s); starting another", name, process.returncode)
+                del self.processes[name]
+                _end_group(process)
+                requeue_abandoned(name)
+                self._start()
+        for process in self.processes.values():
+            process.send_signal(signal.SIGTERM)  # RQ's warm shutdown: the job in hand finishes first
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                _end_group(process)
+                process.wait()
+
+
+def requeue_abandoned(worker_name: str) -> str | None:
+    """The job a dead worker held, put back on the queue (its id), if it held one."""
+    queue = job_queue.queue()
+    try:
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name, connection=queue.connection)
+        job_id = worker.get_current_job_id() if worker is not None else None
+        if job_id is None:
+            return None
+        job = Job.fetch(job_id, connection=queue.connection)
+        with queue.connection.pipeline() as pipeline:
+            queue.started_job_registry.remove_executions(job, pipeline=pipeline)
+            pipeline.execute()
+        queue.enqueue_job(job)
+        worker.register_death()
+    except (redis.RedisError, NoSuchJobError) as error:
+        logger.warning("could not requeue the job of dead worker %s: %s", worker_name, error)
+        return None
+    logger.warning("job %s of dead worker %s queued again", job_id, worker_name)
+    return job_id
+
+
+def _end_group(process: subprocess.Popen) -> None:
+    """A worker's work horse (the child running its job) ends with it."""
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
