@@ -27,7 +27,7 @@ BENCH_LIVE_ACTIONS ?= 1000
 BENCH_LIVE_IDLE ?= 1000
 BENCH_LIVE_MEMORY_SOCKETS ?= 1000,5000
 
-.PHONY: help install redis-server postgresql chromium migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale bench-live loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server postgresql chromium migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale bench-live bench-export loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000), WebSockets on WS_PORT (8001)"
@@ -38,6 +38,7 @@ help:
 	@echo "make bench-http  HTTP req/s and latency with wrk, granian as in production, at BENCH_HTTP_PLAYERS (100,000)"
 	@echo "make bench-scale top-10, rank and neighbours latency and Redis bytes/player at BENCH_SCALE_SIZES (10k, 1M, 10M),"
 	@echo "                 then BENCH_SCALE_SHARDED (10M) players over 5 regions on a loopback Redis Cluster"
+	@echo "make bench-export the export job's time and peak RSS at BENCH_EXPORT_SIZES (100k, 1M) players"
 	@echo "make bench-live  the live server under load: push latency to BENCH_LIVE_SUBSCRIBERS (1,000) WebSockets"
 	@echo "                 at BENCH_LIVE_WRITES (1,000) writes/s, BENCH_LIVE_ROOMS (500) match rooms, REST beside"
 	@echo "                 BENCH_LIVE_IDLE (1,000) idle sockets, memory per socket at BENCH_LIVE_MEMORY_SOCKETS"
@@ -162,6 +163,11 @@ bench-http: install $(if $(filter postgres,$(BENCH_HTTP_DATABASE)),postgresql)
 
 bench-scale: install
 	$(PY) benchmarks/bench_scale.py --sizes $(BENCH_SCALE_SIZES) --sharded $(BENCH_SCALE_SHARDED)
+
+# bench-export: the export job's time and peak memory at BENCH_EXPORT_SIZES players.
+BENCH_EXPORT_SIZES ?= 100000,1000000
+bench-export: install
+	$(PY) benchmarks/bench_export.py --sizes $(BENCH_EXPORT_SIZES)
 
 bench-live: install
 	$(INSTALL_WRK)
