@@ -1,7 +1,13 @@
 """What the servers' supervisors share: started on entering, a thread that keeps their processes
-running until the block ends, then stops them."""
+running until the block ends, then stops them; and, in a supervised process, an end of its own
+when its supervisor is gone (killed, say), rather than serving on unsupervised."""
 
+import os
+import signal
 import threading
+import time
+
+PARENT_CHECK_SECONDS = 1
 
 
 class Supervisor:
@@ -30,3 +36,14 @@ class Supervisor:
 
     def keep_running(self) -> None:
         raise NotImplementedError
+
+
+def stop_with(parent: int, *, name: str) -> None:
+    """In a supervised process: SIGTERM to itself (a graceful stop) once `parent` is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name=name, daemon=True).start()

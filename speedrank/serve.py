@@ -11,10 +11,7 @@ its supervisor starts it before the workers and stops it after them.
 
 import os
 import shutil
-import signal
 import sys
-import threading
-import time
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "speedrank.settings")
@@ -24,9 +21,10 @@ from granian.constants import Interfaces, Loops  # noqa: E402
 from granian.log import LogLevels  # noqa: E402
 from granian.server import Server  # noqa: E402
 
+from leaderboard.supervision import stop_with  # noqa: E402  (no Django needed)
+
 APPLICATION = "speedrank.wsgi:application"
 LIVE_APPLICATION = "speedrank.asgi:application"
-PARENT_CHECK_SECONDS = 1
 
 
 def main(target: str = APPLICATION, *args: str) -> None:
@@ -67,7 +65,7 @@ def job_workers() -> AbstractContextManager:
 
 def serve_live(*, parent: int) -> None:
     """The live server: granian's ASGI interface, WebSockets on WS_PORT; it stops when `parent` ends."""
-    threading.Thread(target=_stop_with, args=(parent,), name="live-parent", daemon=True).start()
+    stop_with(parent, name="live-parent")
     Server(
         LIVE_APPLICATION,
         interface=Interfaces.ASGI,
@@ -80,12 +78,6 @@ def serve_live(*, parent: int) -> None:
         workers_kill_timeout=10,
         log_level=LogLevels(settings.LOG_LEVEL.lower()),
     ).serve()
-
-
-def _stop_with(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def write_server() -> AbstractContextManager:

@@ -19,7 +19,7 @@ from rq import SimpleWorker, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from ..supervision import Supervisor
+from ..supervision import Supervisor, stop_with
 from .queue import QUEUE_NAME, job_queue
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 CHECK_SECONDS = 1
 STOP_SECONDS = 10
 MAINTENANCE_SECONDS = 30  # RQ's default is 10 minutes
+SUPERVISOR_VARIABLE = "SPEEDRANK_JOB_SUPERVISOR"  # a worker stops when this process is gone
 
 
 class JobWorker(SimpleWorker):
@@ -38,6 +39,8 @@ class JobWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
+        if supervisor := os.environ.get(SUPERVISOR_VARIABLE):
+            stop_with(int(supervisor), name="job-worker-parent")
 
 
 class JobWorkers(Supervisor):
@@ -62,7 +65,8 @@ class JobWorkers(Supervisor):
             sys.executable, "-m", "django", "rqworker", QUEUE_NAME, "--with-scheduler", "--name", name,
             "--worker-class", f"{JobWorker.__module__}.{JobWorker.__qualname__}",
         ]  # fmt: skip
-        self.processes[name] = subprocess.Popen(command, env=self.environment, start_new_session=True)
+        environment = {**(self.environment or os.environ), SUPERVISOR_VARIABLE: str(os.getpid())}
+        self.processes[name] = subprocess.Popen(command, env=environment, start_new_session=True)
 
     def keep_running(self) -> None:
         while not self.stopping.wait(CHECK_SECONDS):
