@@ -22,6 +22,7 @@ from ..exceptions import JobNotFound, JobsUnavailable
 QUEUE_NAME = "speedrank"
 RETRY_BACKOFF = [5, 30, 120]  # seconds before the 1st, 2nd and 3rd retry
 ERROR_MAX = 500  # characters of a failed job's error shown
+QUEUE_SOCKET_TIMEOUT = 2.0  # a queue that stops answering is a 503, not a hung request
 KEEP_SECONDS = 30 * 86400  # a finished or failed job is kept this long
 
 
@@ -50,7 +51,9 @@ class JobQueue:
         if not url:
             raise JobsUnavailable("No job queue: QUEUE_REDIS_URL is not set (a Redis Cluster needs one).")
         if self._queue is None or self._url != url:
-            connection = redis.Redis.from_url(url, socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT)
+            connection = redis.Redis.from_url(
+                url, socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT, socket_timeout=QUEUE_SOCKET_TIMEOUT
+            )
             self._queue, self._url = Queue(QUEUE_NAME, connection=connection), url
         return self._queue
 
@@ -136,7 +139,8 @@ def _viewed(job: Job) -> JobView:
     error = None
     if job.get_status(refresh=False) == JobStatus.FAILED:
         result = job.latest_result()
-        error = (result.exc_string if result is not None and result.exc_string else "failed")[-ERROR_MAX:]
+        found = result.exc_string if result is not None and result.exc_string else job.meta.get("error")
+        error = (found or "failed")[-ERROR_MAX:]
     status, attempts = job.get_status(refresh=False), int(job.meta.get("attempts", 0))
     state = status.value if status is not None else "unknown"
     return JobView(job.id, job.meta.get("task", job.func_name), state, attempts, error, job.enqueued_at, job.ended_at)

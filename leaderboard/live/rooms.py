@@ -141,6 +141,8 @@ class MatchRooms:
                 await self._keep(connected, incomplete)
             except BoardUnavailable as error:
                 logger.warning("live: could not keep the match rooms: %s", error)
+            except Exception:  # noqa: BLE001  the rooms' presence must go on being kept
+                logger.exception("live: keeping the match rooms failed; trying again next tick")
 
     async def _keep(self, connected: dict[str, list[str]], incomplete: set[str]) -> None:
         now = time.time()

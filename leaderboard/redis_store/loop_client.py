@@ -132,9 +132,15 @@ class LoopConnection:
         waiters = link.ask(commands)
         try:
             return [await waiter for waiter in waiters]
+        except asyncio.CancelledError:
+            raise  # the replies still come, in order, to waiters the link knows are done
         except BaseException:
-            link.close()  # replies left unread would answer the next commands
+            link.close()  # lost, or too slow: its late replies must not answer later commands
             raise
+        finally:
+            for waiter in waiters:  # every failure of the round trip taken, not just the first
+                if waiter.done() and not waiter.cancelled():
+                    waiter.exception()
 
     async def _cluster(self) -> bool:
         if self._on_cluster is None:  # building the threads' client may ask Redis: not on the loop
@@ -167,10 +173,13 @@ async def _open(loop: asyncio.AbstractEventLoop) -> _Replies:
         greeting.append(("AUTH", *([named["username"]] if named.get("username") else []), named["password"]))
     if named.get("db"):
         greeting.append(("SELECT", named["db"]))
-    for reply in [await waiter for waiter in link.ask(greeting)] if greeting else []:
-        if isinstance(reply, redis.RedisError):
-            link.close()
-            raise reply
+    try:
+        for reply in [await waiter for waiter in link.ask(greeting)] if greeting else []:
+            if isinstance(reply, redis.RedisError):
+                raise reply
+    except BaseException:
+        link.close()  # refused, or given up (the connect timeout): not left open
+        raise
     return link
 
 

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import writes
-from ..exceptions import ExportNotFound, JobsUnavailable, PeriodNotFound
+from ..exceptions import ExportNotFound, JobNotFound, JobsUnavailable, PeriodNotFound
 from ..jobs import job_queue
 from ..models import Board, Export
 from ..writes import AfterCommit, Work
@@ -83,13 +83,29 @@ def request_export(*, caller: Caller, game_id: str, period: str | None = None) -
 
 
 def export_of(export_id: str) -> ExportView:
+    """The export as it stands. One still queued whose job failed for good (its retries spent), or
+    is gone (its request died between the commit and the queue), is failed, with the reason."""
     row = Export.objects.select_related("board").filter(id=export_id).first()
     if row is None:
         raise ExportNotFound(export_id)
+    status, error = row.status, row.error or None
+    if status == Export.Status.QUEUED:
+        status, error = _judged_by_job(job_id_of(row.id), status, error)
     return ExportView(
-        row.id, row.board.slug, job_id_of(row.id), row.status, row.rows, row.error or None, row.created_at,
-        row.finished_at,
-    )  # fmt: skip
+        row.id, row.board.slug, job_id_of(row.id), status, row.rows, error, row.created_at, row.finished_at
+    )
+
+
+def _judged_by_job(job_id: str, status: str, error: str | None) -> tuple[str, str | None]:
+    try:
+        job = job_queue.view(job_id)
+    except JobNotFound:
+        return Export.Status.FAILED, "Its job is gone (never queued, or expired): ask for a new export."
+    except JobsUnavailable:
+        return status, error  # the queue is away: as the database says
+    if job.state == "failed":
+        return Export.Status.FAILED, (job.error or "failed").strip().splitlines()[-1][:500]
+    return status, error
 
 
 def job_id_of(export_id: str) -> str:
@@ -98,9 +114,10 @@ def job_id_of(export_id: str) -> str:
 
 def export_file(export_id: str) -> Path:
     """The export's CSV file, once it is ready; ExportNotFound before."""
-    if export_of(export_id).status != Export.Status.READY:
+    path = _path(export_id)
+    if export_of(export_id).status != Export.Status.READY or not path.exists():
         raise ExportNotFound(export_id)
-    return _path(export_id)
+    return path
 
 
 def _path(export_id: str) -> Path:
@@ -151,7 +168,9 @@ def _standings(board: Board):
         " LEFT JOIN leaderboard_score s ON s.id = e.reached_seq"
         f" WHERE e.board_id = %s ORDER BY e.value {order}, e.reached_seq ASC"
     )  # fmt: skip
-    with connection.chunked_cursor() as cursor:
+    streamed = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")  # off behind a pooler
+    # One transaction: one snapshot of the board, and on PostgreSQL a cursor that streams.
+    with transaction.atomic(), connection.chunked_cursor() if streamed else connection.cursor() as cursor:
         cursor.execute(sql, [board.id])
         while chunk := cursor.fetchmany(FETCH_ROWS):
             yield from chunk

@@ -14,10 +14,11 @@ import redis
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
+from rq.job import Job
 
 from leaderboard import selectors, services
 from leaderboard.jobs import job_queue, queue
-from leaderboard.jobs.workers import JobWorker, JobWorkers
+from leaderboard.jobs.workers import JobWorker, JobWorkers, requeue_abandoned
 from leaderboard.models import Board, BoardEntry, Export, Player
 from leaderboard.services import exports
 
@@ -136,6 +137,7 @@ def test_a_job_that_keeps_failing_is_kept_failed_listed_and_retried_by_the_comma
         created = export_over_rest(api, admin_key)
         work_off()
     failed = job_queue.view(created["job_id"])
+    export_failed = exports.export_of(created["export_id"])
     call_command("jobs", "failed")
     listed = capsys.readouterr().out
 
@@ -144,6 +146,7 @@ def test_a_job_that_keeps_failing_is_kept_failed_listed_and_retried_by_the_comma
         work_off()
 
     assert (failed.state, failed.attempts) == ("failed", 3)
+    assert export_failed.status == "failed" and "Error" in export_failed.error  # its job's reason
     assert "NotADirectoryError" in failed.error or "FileExistsError" in failed.error
     assert created["job_id"] in listed and "attempts 3" in listed
     assert job_queue.view(created["job_id"]).state == "finished"
@@ -192,3 +195,47 @@ def test_a_job_whose_worker_is_killed_mid_job_is_picked_up_again_and_completes_o
     assert sum(1 for _line in written.open()) == 150_001
     assert sorted(path.name for path in (tmp_path / "exports").iterdir()) == [written.name]  # no partial left
     assert recovered < 30
+
+
+def test_an_export_whose_job_is_gone_is_failed_and_a_ready_one_whose_file_is_gone_is_404(
+    api, submit, admin_key, queue_redis_url
+):
+    submit("ann", 5)
+    lost = export_over_rest(api, admin_key)
+    redis.Redis.from_url(queue_redis_url).flushdb()  # as if it never reached the queue
+    gone = exports.export_of(lost["export_id"])
+    written = export_over_rest(api, admin_key)
+    work_off()
+    exports.export_file(written["export_id"]).unlink()
+
+    download = api.get(f"/v1/exports/{written['export_id']}/download", HTTP_X_API_KEY=admin_key)
+    wrong_method = api.post(f"/v1/exports/{written['export_id']}/download", HTTP_X_API_KEY=admin_key)
+
+    assert (gone.status, gone.error) == ("failed", "Its job is gone (never queued, or expired): ask for a new export.")
+    assert (download.status_code, download.json()["error"]) == (404, "export_not_found")
+    assert wrong_method.status_code == 405
+
+
+@pytest.mark.parametrize("retries_left, state", [(2, "queued"), (0, "failed")])
+def test_the_job_of_a_dead_worker_is_queued_again_as_a_retry_or_failed_once_none_is_left(
+    api, admin_key, retries_left, state
+):
+    created = export_over_rest(api, admin_key)
+    held = Job.fetch(created["job_id"], connection=job_queue.queue().connection)
+    held.retries_left = retries_left
+    held.save()
+    dead = JobWorker([job_queue.queue()], connection=job_queue.queue().connection, name="speedrank-dead")
+    dead.register_birth()
+    dead.set_current_job_id(held.id)  # then the worker died holding it
+
+    assert requeue_abandoned("speedrank-dead") == created["job_id"]
+
+    job = job_queue.view(created["job_id"])
+    assert job.state == state
+    left = Job.fetch(created["job_id"], connection=job_queue.queue().connection).retries_left
+    assert left == max(retries_left - 1, 0)
+    if state == "failed":
+        assert "AbandonedJobError" in job.error
+        assert exports.export_of(created["export_id"]).status == "failed"
+    else:
+        assert job_queue.counts()["queued"] == 1

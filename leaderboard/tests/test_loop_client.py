@@ -108,3 +108,18 @@ def own_redis_with_password(tmp_path):
     server = OwnRedis(tmp_path / "redis", password="s3cret")
     yield server
     server.stop()
+
+
+@not_on_cluster
+def test_a_caller_cancelled_mid_round_trip_leaves_the_others_on_the_connection_answered():
+    async def one_cancelled():
+        connection = LoopConnection()
+        await connection.send([("PING",)])
+        blocked = asyncio.ensure_future(connection.send([("BLPOP", match_key("mch_nothing"), "0.2")]))
+        await asyncio.sleep(0.05)
+        behind = asyncio.ensure_future(connection.send([("PING",)]))  # its reply comes after BLPOP's
+        await asyncio.sleep(0.01)
+        blocked.cancel()
+        return await behind, await connection.send([("ECHO", "after")])
+
+    assert asyncio.run(one_cancelled()) == (["PONG"], ["after"])

@@ -2,6 +2,7 @@
 admin keys."""
 
 from django.http import FileResponse, JsonResponse
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
@@ -47,6 +48,7 @@ class ExportDetail(Endpoint):
         return Reply(200, body)
 
 
+@require_GET
 def export_download(request, export_id):
     """The export's CSV file, for an admin key (a file, not JSON: not an Endpoint)."""
     try:
