@@ -106,6 +106,11 @@ def test_exports_refuse_other_keys_unknown_games_exports_and_periods(api, admin_
     period = api.post("/v1/games/default/exports", {"period": "2026-W01"}, format="json", HTTP_X_API_KEY=admin_key)
     unknown_export = api.get("/v1/exports/exp_nope", HTTP_X_API_KEY=admin_key)
     unknown_job = api.get("/v1/jobs/nope", HTTP_X_API_KEY=admin_key)
+    not_an_object = api.post(
+        "/v1/games/default/exports", '""', content_type="application/json", HTTP_X_API_KEY=admin_key
+    )
+    null = api.post("/v1/games/default/exports", "null", content_type="application/json", HTTP_X_API_KEY=admin_key)
+    no_body = api.post("/v1/games/default/exports", HTTP_X_API_KEY=admin_key)
     not_ready = export_over_rest(api, admin_key)["export_id"]
     early = api.get(f"/v1/exports/{not_ready}/download", HTTP_X_API_KEY=admin_key)
 
@@ -114,7 +119,10 @@ def test_exports_refuse_other_keys_unknown_games_exports_and_periods(api, admin_
     assert (unknown_export.status_code, unknown_export.json()["error"]) == (404, "export_not_found")
     assert (unknown_job.status_code, unknown_job.json()["error"]) == (404, "job_not_found")
     assert (early.status_code, early.json()["error"]) == (404, "export_not_found")
-    assert Export.objects.count() == 1  # the refused ones wrote nothing
+    assert (not_an_object.status_code, not_an_object.json()["error"]) == (400, "invalid_request")
+    assert (null.status_code, null.json()["error"]) == (400, "invalid_request")
+    assert no_body.status_code == 202
+    assert Export.objects.count() == 2  # the refused ones wrote nothing
 
 
 def test_without_a_reachable_queue_an_export_is_503_and_marked_failed(api, admin_key):

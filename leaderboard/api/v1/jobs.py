@@ -27,7 +27,9 @@ class GameExports(Endpoint):
     )  # fmt: skip
     def post(self, request, game_id) -> Reply:
         caller = self.require_key(ApiKey.Scope.ADMIN)
-        export = exports.request_export(caller=caller, game_id=game_id, **self.parse(ExportInput, request.data or {}))
+        sent = request.META.get("CONTENT_LENGTH") not in (None, "", "0")
+        body = request.data if sent else {}  # no body: the current period; null, "" or [] is 400
+        export = exports.request_export(caller=caller, game_id=game_id, **self.parse(ExportInput, body))
         return Reply(202, {"export_id": export.export_id, "job_id": export.job_id})
 
 
