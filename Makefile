@@ -27,7 +27,7 @@ BENCH_LIVE_ACTIONS ?= 1000
 BENCH_LIVE_IDLE ?= 1000
 BENCH_LIVE_MEMORY_SOCKETS ?= 1000,5000
 
-.PHONY: help install redis-server postgresql chromium migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale bench-live bench-export loadtest sync-redis check-redis redis-start redis-stop clean
+.PHONY: help install redis-server postgresql chromium migrate run dev test test-sqlite test-postgres test-database test-cluster test-fast lint bench bench-http bench-scale bench-live bench-export bench-seasons loadtest sync-redis check-redis redis-start redis-stop clean
 
 help:
 	@echo "make run         install what is missing, migrate, serve with granian on HOST:PORT (127.0.0.1:8000), WebSockets on WS_PORT (8001)"
@@ -39,6 +39,7 @@ help:
 	@echo "make bench-scale top-10, rank and neighbours latency and Redis bytes/player at BENCH_SCALE_SIZES (10k, 1M, 10M),"
 	@echo "                 then BENCH_SCALE_SHARDED (10M) players over 5 regions on a loopback Redis Cluster"
 	@echo "make bench-export the export job's time and peak RSS at BENCH_EXPORT_SIZES (100k, 1M) players"
+	@echo "make bench-seasons closing a period and reading the closed one at BENCH_SEASONS_SIZES (10k, 100k, 1M) players"
 	@echo "make bench-live  the live server under load: push latency to BENCH_LIVE_SUBSCRIBERS (1,000) WebSockets"
 	@echo "                 at BENCH_LIVE_WRITES (1,000) writes/s, BENCH_LIVE_ROOMS (500) match rooms, REST beside"
 	@echo "                 BENCH_LIVE_IDLE (1,000) idle sockets, memory per socket at BENCH_LIVE_MEMORY_SOCKETS"
@@ -168,6 +169,11 @@ bench-scale: install
 BENCH_EXPORT_SIZES ?= 100000,1000000
 bench-export: install
 	$(PY) benchmarks/bench_export.py --sizes $(BENCH_EXPORT_SIZES)
+
+# bench-seasons: closing a period, and reads of the closed one, at BENCH_SEASONS_SIZES players.
+BENCH_SEASONS_SIZES ?= 10000,100000,1000000
+bench-seasons: install
+	$(PY) benchmarks/bench_seasons.py --sizes $(BENCH_SEASONS_SIZES)
 
 bench-live: install
 	$(INSTALL_WRK)

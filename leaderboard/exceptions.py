@@ -191,4 +191,18 @@ class ExportNotFound(LeaderboardError):
 
 class PeriodNotFound(LeaderboardError):
     def __init__(self, period: str):
-        super().__init__(f"No period {period!r}: only the current one is kept so far.")
+        super().__init__(f"No period {period!r} of this game: name a closed period's id, or 'current'.")
+
+
+class UnsupportedImage(LeaderboardError):
+    """An avatar whose declared type is not accepted, or whose bytes are not of that type."""
+
+
+class ImageTooLarge(LeaderboardError):
+    def __init__(self, limit: int):
+        super().__init__(f"The image is larger than {limit} bytes.")
+
+
+class UnreadableImage(LeaderboardError):
+    """An uploaded image that cannot be decoded safely (corrupt, truncated, or too many pixels):
+    its avatar fails for good, with this as the reason."""

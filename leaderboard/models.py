@@ -7,6 +7,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .calendar import ResetRule
 from .limits import (
     ENCODABLE_POINTS_MAX,
     REGION_MAX_LENGTH,
@@ -43,6 +44,8 @@ class Board(models.Model):
     max_session_seconds = models.PositiveIntegerField(default=SESSION_SECONDS_DEFAULT)
     # The region slugs a game's board is sharded by, fixed once created; None: one board.
     regions = models.JSONField(null=True, blank=True, default=None)
+    # When the board starts afresh: {"every", "timezone", "at"} (calendar.ResetRule); None: never.
+    reset = models.JSONField(null=True, blank=True, default=None)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -61,9 +64,24 @@ class Board(models.Model):
     def __str__(self) -> str:
         return self.slug
 
+    def save(self, *args, **kwargs):
+        """A new board opens its first period as it is created, however it is created."""
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if adding:
+            rule = self.reset_rule
+            Period.objects.create(
+                board=self, starts_at=self.created_at, opened_at=self.created_at,
+                ends_at=rule.next_boundary(self.created_at) if rule else None,
+            )  # fmt: skip
+
     @property
     def rules(self) -> BoardRules:
         return BoardRules(self.order, self.operator, self.min_points, self.max_points, tuple(self.regions or ()))
+
+    @property
+    def reset_rule(self) -> ResetRule | None:
+        return ResetRule(**self.reset) if self.reset else None
 
 
 class Player(models.Model):
@@ -228,6 +246,8 @@ class Export(models.Model):
 
     id = models.CharField(max_length=32, primary_key=True)
     board = models.ForeignKey(Board, on_delete=models.PROTECT, related_name="exports")
+    # A closed period's final standings; None: the board as it stands.
+    period = models.ForeignKey("Period", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True, default="")
@@ -237,3 +257,92 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class Avatar(models.Model):
+    """A player's avatar: the latest upload, kept under AVATARS_DIR/uploads/ until its job has
+    drawn it as square WebP files (named by their content) or failed for good. A newer upload
+    replaces upload_id, so the job of an older one finds nothing left to finish."""
+
+    class Status(models.TextChoices):
+        PROCESSING = "processing"
+        READY = "ready"
+        FAILED = "failed"
+
+    player = models.OneToOneField(Player, on_delete=models.CASCADE, primary_key=True, related_name="avatar")
+    upload_id = models.CharField(max_length=32, unique=True)
+    upload_sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=32)
+    job_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSING)
+    # Once ready, each size's file under AVATARS_DIR: {"256": "ab/ab12....webp", "128": ..., "64": ...}.
+    files = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True, default="")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"avatar of player {self.player_id} ({self.status})"
+
+
+class Period(models.Model):
+    """A span of a board's life: the open one is what its entries (and Redis) hold; a closed one
+    keeps its final standings in PeriodStanding.
+
+    starts_at and ends_at are the calendar's boundaries (ends_at: when the open period is due to
+    close, None if never); opened_at and closed_at are when the board actually swapped, a moment
+    after them. A score belongs to the period open when it is committed; a session's score, to the
+    period open when the session started."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="periods")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    players = models.PositiveBigIntegerField(default=0)
+    # On a game with regions, the players of each region: {region: count}.
+    region_players = models.JSONField(default=dict, blank=True)
+    # The top three: [{"rank", "player_id", "score"}].
+    winners = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            # The closing job makes the next period; a second run of it cannot make another.
+            models.UniqueConstraint(fields=["board", "starts_at"], name="period_start_unique"),
+            models.UniqueConstraint(fields=["board"], condition=Q(status="open"), name="period_one_open"),
+        ]
+        indexes = [models.Index(fields=["status", "ends_at"], name="period_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.board_id}/{self.id}"
+
+
+class PeriodStanding(models.Model):
+    """A player's final entry in a closed period, with its rank (and regional rank on a game with
+    regions) stored, so a page or a neighbourhood is an index range."""
+
+    # No index of their own: the unique constraints below lead with the period, and players are
+    # never deleted. Every index is written once per row when a period closes, inside its lock.
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="standings", db_index=False)
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="+", db_index=False)
+    rank = models.BigIntegerField()
+    region = models.CharField(max_length=REGION_MAX_LENGTH, blank=True, default="")
+    region_rank = models.BigIntegerField(null=True, blank=True)
+    value = models.BigIntegerField()
+    reached_seq = models.BigIntegerField()
+    submissions = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["period", "rank"], name="period_standing_rank_unique"),
+            models.UniqueConstraint(fields=["period", "player"], name="period_standing_player_unique"),
+        ]
+        indexes = [models.Index(fields=["period", "region", "region_rank"], name="period_standing_region_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.player_id} ranked {self.rank} in period {self.period_id}"

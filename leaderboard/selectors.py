@@ -5,7 +5,7 @@ them merged into the exact global view (regional.py), whose standings name their
 
 from typing import NamedTuple
 
-from . import redis_store, regional, writes
+from . import archive, redis_store, regional, writes
 from .exceptions import (
     BoardNotBuilt,
     BoardNotFound,
@@ -42,10 +42,18 @@ class Neighbourhood(NamedTuple):
 
 
 def leaderboard_page(
-    *, game_id: str, top: int, offset: int, count_players: bool = True, region: str | None = None
+    *,
+    game_id: str,
+    top: int,
+    offset: int,
+    count_players: bool = True,
+    region: str | None = None,
+    period: int | str | None = None,
 ) -> Page:
     """`top` standings from rank offset + 1, and how many players the board has (if asked: the
-    count costs a command more)."""
+    count costs a command more). `period`: a closed period's id, read from its archive."""
+    if closed := archive.closed_period(game_id=game_id, period=period):
+        return archive.page(closed, top=top, offset=offset, region=region)
     if regions := _merged_view(game_id, region):
         if offset + top > GLOBAL_VIEW_DEPTH_MAX:
             raise GlobalViewTooDeep(offset + top, GLOBAL_VIEW_DEPTH_MAX)
@@ -59,9 +67,13 @@ def leaderboard_page(
     return Page(_standings(rules, offset + 1, window), total)
 
 
-def neighbourhood(*, game_id: str, player_id: str, context: int, region: str | None = None) -> Neighbourhood:
+def neighbourhood(
+    *, game_id: str, player_id: str, context: int, region: str | None = None, period: int | str | None = None
+) -> Neighbourhood:
     """The player's standing and percentile, with up to `context` standings on each side;
-    PlayerNotRanked if the player has no entry."""
+    PlayerNotRanked if the player has no entry. `period`: a closed period's id, read from its archive."""
+    if closed := archive.closed_period(game_id=game_id, period=period):
+        return archive.neighbourhood(closed, player_id=player_id, context=context, region=region)
     if regions := _merged_view(game_id, region):
         return _global_neighbourhood(game_id, regions, player_id, context)
     rules, total, found = _read(game_id, region, redis_store.around, _board(game_id, region), player_id, context)
@@ -96,7 +108,7 @@ def _ranked_or_none(game_id: str, player_id: str, context: int, region: str | No
 def _neighbourhood(rules: BoardRules, total: int, player_id: str, context: int, found) -> Neighbourhood:
     rank, window = _window(rules, player_id, context, found)
     mine = rank - window[0].rank
-    return Neighbourhood(window[mine], _percentile(rank, total), window[:mine], window[mine + 1 :])
+    return Neighbourhood(window[mine], percentile(rank, total), window[:mine], window[mine + 1 :])
 
 
 def standing(*, game_id: str, player_id: str) -> Standing:
@@ -144,11 +156,11 @@ def _global_neighbourhood(
     rules, rank = found.rules, found.rank
     above = [_standing(rules, rank - len(found.above) + i, entry) for i, entry in enumerate(found.above)]
     below = [_standing(rules, rank + 1 + i, entry) for i, entry in enumerate(found.below)]
-    percentile = _percentile(rank, found.total) if total else None
-    return Neighbourhood(_standing(rules, rank, found.player), percentile, above, below, found.regional_rank)
+    share = percentile(rank, found.total) if total else None
+    return Neighbourhood(_standing(rules, rank, found.player), share, above, below, found.regional_rank)
 
 
-def _percentile(rank: int, total: int) -> float:
+def percentile(rank: int, total: int) -> float:
     """The share of the board ranked at or below the player (the leader is at 100)."""
     return round((total - rank + 1) / total * 100, 2)
 

@@ -101,6 +101,14 @@ def redis_url(url: str) -> str:
     return url
 
 
+def url_prefix(name: str, url: str) -> str:
+    """A path or an http(s) URL that names are appended to: it ends with a slash."""
+    is_path = url.startswith("/") and not url.startswith("//")
+    if not url.endswith("/") or not (is_path or urlsplit(url).scheme in {"http", "https"}):
+        raise ImproperlyConfigured(f"{name} must be a path or an http(s) URL ending with /; got {url!r}.")
+    return url
+
+
 def bind_host(host: str) -> str:
     try:
         ipaddress.ip_address(host)
@@ -192,6 +200,11 @@ JOB_WORKERS = env_int("JOB_WORKERS", 1, minimum=0, maximum=64)
 RQ_QUEUES = {"speedrank": {"URL": QUEUE_REDIS_URL}} if QUEUE_REDIS_URL else {}
 # Files the jobs write (exports), served to admin keys.
 EXPORTS_DIR = Path(env_str("EXPORTS_DIR", str(VAR_DIR / "exports")))
+# Avatars: uploads wait under AVATARS_DIR/uploads/ for their job, which writes square WebP files
+# named by their content beside them; their URLs are AVATARS_URL + name. A path (the default) is
+# served by the app; in production, a CDN's or the front server's URL serving AVATARS_DIR.
+AVATARS_DIR = Path(env_str("AVATARS_DIR", str(VAR_DIR / "avatars")))
+AVATARS_URL = url_prefix("AVATARS_URL", env_str("AVATARS_URL", "/avatars/"))
 # Seconds a client is told to wait (Retry-After) when the board cannot be read.
 RETRY_AFTER_SECONDS = 1
 # Seconds a player's profile stays cached in Redis (it is also dropped when the player scores).

@@ -22,6 +22,8 @@ class Endpoint(APIView):
     write_methods = frozenset({"POST", "PATCH"})
     # respond() counts the rate limits; DRF's throttles would count a call twice.
     throttle_classes: list = []
+    # The largest request body the endpoint takes (middleware.body_limit); None: REQUEST_BODY_MAX_BYTES.
+    body_max_bytes: int | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

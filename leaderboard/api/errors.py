@@ -53,6 +53,8 @@ DOMAIN_ERRORS = {
     domain.JobNotFound: (404, "job_not_found"),
     domain.ExportNotFound: (404, "export_not_found"),
     domain.PeriodNotFound: (404, "period_not_found"),
+    domain.UnsupportedImage: (415, "unsupported_media_type"),
+    domain.ImageTooLarge: (413, "request_too_large"),
 }
 # Framework errors in /v1/: the v1 error code of each.
 FRAMEWORK_CODES = {

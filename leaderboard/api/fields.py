@@ -75,6 +75,37 @@ def region_field(**kwargs) -> RegionField:
     return RegionField(max_length=REGION_MAX_LENGTH, **{"required": False, **kwargs})
 
 
+class PeriodField(StringOnly, serializers.CharField):
+    """The period a read names: 'current' (as when none is named) or a closed period's id, an
+    integer. `?period=` is an invalid value, not an absent one."""
+
+    PERIOD = re.compile(r"current|[1-9][0-9]{0,17}")
+    default_error_messages = {"invalid": "Must be 'current' or a period's id (a positive integer)."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "current (the default), or a closed period's id: read its final standings")
+        super().__init__(**kwargs)
+
+    def get_value(self, dictionary):
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if type(data) is int and 0 < data < 10**18:  # a JSON body may name the id as a number
+            return data
+        value = super().to_internal_value(data)
+        if not self.PERIOD.fullmatch(value):
+            self.fail("invalid")
+        return value if value == "current" else int(value)
+
+    def glance(self, data):
+        if type(data) is not str or not self.PERIOD.fullmatch(data):
+            return MISS
+        return data if data == "current" else int(data)
+
+
 class QueryIntegerField(serializers.IntegerField):
     """An integer query parameter: `?top=` is an invalid value, not an absent one."""
 

@@ -5,7 +5,9 @@ import io
 import time
 
 from django.conf import settings
+from django.core.handlers.wsgi import get_path_info
 from django.http import JsonResponse
+from django.urls import Resolver404, get_resolver
 
 from .. import metrics
 from .errors import error_body
@@ -21,21 +23,32 @@ def declared_length(value: str) -> int | None:
     return int(value) if plain else None
 
 
+def body_limit(path: str) -> int:
+    """The largest body the route of this path takes: REQUEST_BODY_MAX_BYTES, unless its view
+    says otherwise (an Endpoint's body_max_bytes: the avatar upload's image)."""
+    try:
+        view = get_resolver().resolve(path).func
+    except Resolver404:
+        return settings.REQUEST_BODY_MAX_BYTES
+    return getattr(getattr(view, "view_class", None), "body_max_bytes", None) or settings.REQUEST_BODY_MAX_BYTES
+
+
 def _chunked(environ) -> bool:
     codings = environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     return codings.rsplit(",", 1)[-1].strip() == "chunked"
 
 
 class ChunkedBodies:
-    """WSGI: a body sent chunked, without a Content-Length, read into memory up to one byte past the
-    limit and handed on with its length, so that every reader (and the limit) sees it like any other."""
+    """WSGI: a body sent chunked, without a Content-Length, read into memory up to one byte past its
+    route's limit and handed on with its length, so that every reader (and the limit) sees it like
+    any other."""
 
     def __init__(self, app):
         self.app = app
 
     def __call__(self, environ, start_response):
         if not environ.get("CONTENT_LENGTH") and _chunked(environ):
-            content = environ["wsgi.input"].read(settings.REQUEST_BODY_MAX_BYTES + 1)
+            content = environ["wsgi.input"].read(body_limit(get_path_info(environ)) + 1)
             environ["wsgi.input"] = io.BytesIO(content)
             environ["CONTENT_LENGTH"] = str(len(content))
             del environ["HTTP_TRANSFER_ENCODING"]
@@ -54,7 +67,10 @@ class RequestBodyLimitMiddleware:
         if declared is None:
             detail = f"Content-Length must be a whole number of at most {LENGTH_DIGITS_MAX} digits."
             return JsonResponse(error_body(request.path, "invalid_request", detail), status=400)
+        # Only a body over the usual limit has its route looked up.
         limit = settings.REQUEST_BODY_MAX_BYTES
+        if declared > limit:
+            limit = body_limit(request.path_info)
         if declared > limit:
             detail = f"Request body is larger than {limit} bytes."
             return JsonResponse(error_body(request.path, "request_too_large", detail), status=413)

@@ -58,6 +58,40 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )  # fmt: skip
 
 
+class ResetOutput(serializers.Serializer):
+    every = serializers.ChoiceField(choices=["day", "week", "month"])
+    timezone = serializers.CharField(help_text="an IANA timezone name")
+    at = serializers.CharField(help_text="the local time of the boundary, HH:MM")
+
+
+class PeriodBoundsOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField(allow_null=True, help_text="null: never, unless an operator closes it")
+
+
+class WinnerOutput(serializers.Serializer):
+    rank = serializers.IntegerField()
+    player_id = serializers.CharField()
+    score = serializers.IntegerField()
+
+
+class ClosedPeriodOutput(PeriodBoundsOutput):
+    players = serializers.IntegerField()
+    winners = WinnerOutput(many=True)
+
+
+class PeriodsOutput(serializers.Serializer):
+    game_id = serializers.CharField()
+    periods = ClosedPeriodOutput(many=True)
+    next_before = serializers.IntegerField(allow_null=True, help_text="the `before` of the next page; null on the last")
+
+
+class ClosingOutput(serializers.Serializer):
+    job_id = serializers.CharField()
+    period_id = serializers.IntegerField()
+
+
 class GameOutput(serializers.Serializer):
     game_id = serializers.CharField()
     name = serializers.CharField()
@@ -68,6 +102,9 @@ class GameOutput(serializers.Serializer):
     max_points_per_second = serializers.FloatField(allow_null=True)
     max_session_seconds = serializers.IntegerField()
     regions = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    reset = ResetOutput(allow_null=True, help_text="null: the game never resets")
+    current_period = PeriodBoundsOutput(allow_null=True)
+    next_reset_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
 
@@ -128,10 +165,28 @@ class ProfileGameOutput(serializers.Serializer):
     regional_rank = serializers.IntegerField(required=False, allow_null=True, help_text="on a game with regions")
 
 
+AvatarUrlsOutput = inline_serializer(
+    "AvatarUrls", {str(size): serializers.CharField() for size in (256, 128, 64)}, allow_null=True,
+    help_text="once ready: square WebP images of 256, 128 and 64 px, by size; null before",
+)  # fmt: skip
+
+
+class AvatarOutput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["none", "processing", "ready", "failed"])
+    urls = AvatarUrlsOutput
+    error = serializers.CharField(allow_null=True, help_text="once failed: why")
+
+
 class ProfileOutput(serializers.Serializer):
     player_id = serializers.CharField()
     created_at = serializers.DateTimeField()
     games = ProfileGameOutput(many=True)
+    avatar = AvatarOutput()
+
+
+class AvatarUploadOutput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["processing"])
+    job_id = serializers.CharField(help_text="the job drawing it; the profile shows the outcome")
 
 
 class SessionOutput(serializers.Serializer):

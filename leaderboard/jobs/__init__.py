@@ -1,5 +1,5 @@
-"""Background jobs on RQ: the queue (queue.py, the one place jobs are enqueued), the tasks the
-workers run (tasks.py), and the workers `make run` supervises (workers.py)."""
+"""Background jobs on RQ: the queue (queue.py, the one place jobs are enqueued), and the workers
+`make run` supervises (workers.py)."""
 
 from .queue import JobView, job_queue
 

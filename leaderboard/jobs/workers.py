@@ -14,13 +14,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from contextlib import suppress
 
 import redis
+from django.db import close_old_connections
 from rq import SimpleWorker, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from ..services.periods import enqueue_due_closes
 from ..supervision import Supervisor, stop_with
 from .queue import QUEUE_NAME, job_queue
 
@@ -30,6 +34,7 @@ CHECK_SECONDS = 1
 CHECK_MAX_SECONDS = 60
 STOP_SECONDS = 10
 MAINTENANCE_SECONDS = 30  # RQ's default is 10 minutes
+SWEEP_SECONDS = 1  # how late after its boundary a period's close is queued, at most
 SUPERVISOR_VARIABLE = "SPEEDRANK_JOB_SUPERVISOR"  # a worker stops when this process is gone
 
 
@@ -45,6 +50,33 @@ class JobWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         if supervisor := os.environ.get(SUPERVISOR_VARIABLE):
             stop_with(int(supervisor), name="job-worker-parent")
+
+    def work(self, burst: bool = False, **kwargs) -> bool:
+        if not burst:  # a worker that serves for good also keeps the calendar
+            PeriodSweeper().start()
+        return super().work(burst=burst, **kwargs)
+
+
+class PeriodSweeper:
+    """A worker's thread that queues the close of every period as it falls due: a boundary of a
+    game's reset calendar, an operator's close, or boundaries passed while no worker ran, which
+    close in order. Every worker sweeps; a close has one job id per period, so it is queued once."""
+
+    def __init__(self, seconds: float = SWEEP_SECONDS):
+        self.seconds = seconds
+
+    def start(self) -> None:
+        threading.Thread(target=self._sweep_forever, name="period-sweeper", daemon=True).start()
+
+    def _sweep_forever(self) -> None:
+        while True:
+            try:
+                enqueue_due_closes()
+            except Exception:  # noqa: BLE001 - a database or queue away: try again at the next sweep
+                logger.exception("could not queue the closes of due periods")
+            finally:
+                close_old_connections()
+            time.sleep(self.seconds)
 
 
 class JobWorkers(Supervisor):

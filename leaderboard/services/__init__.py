@@ -14,9 +14,10 @@ from ..writes import (
     replay_recent_entries,
     shards,
 )
-from . import exports, matches
+from . import exports, matches, periods
 from .games import RULE_FIELDS, boards, create_game, game, games, scoring_games, update_game
 from .keys import Caller, authenticate_api_key, checked_keys, create_api_key, revoke_api_key
+from .periods import ClosedPeriods, ClosingPeriod, GameView, closed_periods, game_view, game_views, request_close
 from .profiles import GameEntry, Profile, player_profile
 from .regions import RegionalStanding, move_player
 from .scores import RecordedScore, submit_score
@@ -27,6 +28,14 @@ from .submissions import Submission, submit_server_score, submit_session_score
 __all__ = [
     "exports",
     "matches",
+    "periods",
+    "ClosedPeriods",
+    "ClosingPeriod",
+    "GameView",
+    "closed_periods",
+    "game_view",
+    "game_views",
+    "request_close",
     "RULE_FIELDS",
     "BoardDrift",
     "Caller",

@@ -8,6 +8,7 @@ whole or absent; a second run of the job finds it written and changes nothing.""
 import csv
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +17,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .. import writes
-from ..exceptions import ExportNotFound, JobNotFound, JobsUnavailable, PeriodNotFound
+from .. import archive, writes
+from ..exceptions import ExportNotFound, JobNotFound, JobsUnavailable
 from ..jobs import job_queue
 from ..models import Board, Export
 from ..writes import AfterCommit, Work
@@ -27,7 +28,6 @@ from .keys import Caller
 EXPORT_TIMEOUT_SECONDS = 1800
 COLUMNS = ("rank", "player_id", "score", "reached_at")
 FETCH_ROWS = 10_000
-CURRENT_PERIOD = "current"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +47,12 @@ class CreateExport(Work):
     export_id: str
     game_id: str
     api_key_id: int
+    period_id: int | None = None
 
     def apply(self, after: AfterCommit) -> None:
-        Export.objects.create(id=self.export_id, board=game(slug=self.game_id), created_by_id=self.api_key_id)
+        Export.objects.create(
+            id=self.export_id, board=game(slug=self.game_id), period_id=self.period_id, created_by_id=self.api_key_id
+        )
 
 
 @dataclass(frozen=True)
@@ -66,14 +69,13 @@ class FinishExport(Work):
         return bool(finished.update(status=self.status, rows=self.rows, error=self.error, finished_at=timezone.now()))
 
 
-def request_export(*, caller: Caller, game_id: str, period: str | None = None) -> ExportView:
-    """A new export of the game's current standings, queued after the commit that records it.
-    Closed periods are not kept yet, so `period` can only be the current one."""
-    if period not in (None, CURRENT_PERIOD):
-        raise PeriodNotFound(period)
+def request_export(*, caller: Caller, game_id: str, period: int | str | None = None) -> ExportView:
+    """A new export of the game's standings, queued after the commit that records it: the current
+    ones, or a closed period's final standings (`period`, its id)."""
     board = game(slug=game_id)
+    closed = archive.closed_period(game_id=game_id, period=period)
     export_id = f"exp_{secrets.token_hex(8)}"
-    writes.commit(CreateExport(export_id, board.slug, caller.key_id))
+    writes.commit(CreateExport(export_id, board.slug, caller.key_id, closed.id if closed else None))
     try:
         job_queue.enqueue(write_export, export_id, job_id=job_id_of(export_id), timeout=EXPORT_TIMEOUT_SECONDS)
     except JobsUnavailable as error:
@@ -135,12 +137,12 @@ def write_export(export_id: str) -> int | None:
         raise ExportNotFound(export_id)
     if row.status == Export.Status.READY and _path(export_id).exists():
         return None
-    rows = _write_csv(row.board, _path(export_id))
+    rows = _write_csv(_archived(row.period_id) if row.period_id else _standings(row.board), _path(export_id))
     writes.commit(FinishExport(export_id, Export.Status.READY, rows=rows))
     return rows
 
 
-def _write_csv(board: Board, path: Path) -> int:
+def _write_csv(standings: Iterator[tuple], path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     for left in path.parent.glob(f"{path.stem}.*.partial"):  # by a run that was killed
         left.unlink(missing_ok=True)
@@ -149,7 +151,7 @@ def _write_csv(board: Board, path: Path) -> int:
     with partial.open("w", newline="") as file:
         out = csv.writer(file)
         out.writerow(COLUMNS)
-        for rank, (player_id, score, reached_at) in enumerate(_standings(board), start=1):
+        for rank, (player_id, score, reached_at) in enumerate(standings, start=1):
             out.writerow((rank, player_id, score, _iso(reached_at)))
             count = rank
         file.flush()
@@ -168,10 +170,26 @@ def _standings(board: Board):
         " LEFT JOIN leaderboard_score s ON s.id = e.reached_seq"
         f" WHERE e.board_id = %s ORDER BY e.value {order}, e.reached_seq ASC"
     )  # fmt: skip
+    yield from _streamed(sql, [board.id])
+
+
+def _archived(period_id: int):
+    """A closed period's final standings, as _standings() gives the board's, in their stored ranks."""
+    rank = connection.ops.quote_name("rank")
+    sql = (
+        "SELECT p.username, e.value, s.achieved_at FROM leaderboard_periodstanding e"
+        " JOIN leaderboard_player p ON p.id = e.player_id"
+        " LEFT JOIN leaderboard_score s ON s.id = e.reached_seq"
+        f" WHERE e.period_id = %s ORDER BY e.{rank}"
+    )  # fmt: skip
+    yield from _streamed(sql, [period_id])
+
+
+def _streamed(sql: str, args: list):
     streamed = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")  # off behind a pooler
-    # One transaction: one snapshot of the board, and on PostgreSQL a cursor that streams.
+    # One transaction: one snapshot, and on PostgreSQL a cursor that streams.
     with transaction.atomic(), connection.chunked_cursor() if streamed else connection.cursor() as cursor:
-        cursor.execute(sql, [board.id])
+        cursor.execute(sql, args)
         while chunk := cursor.fetchmany(FETCH_ROWS):
             yield from chunk
 

@@ -6,17 +6,19 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db import IntegrityError
+from django.utils import timezone
 
 from .. import writes
+from ..calendar import InvalidReset, ResetRule
 from ..exceptions import BoardNotFound, GameAlreadyExists, InvalidGame
 from ..limits import ENCODABLE_POINTS_MAX, REGION_MAX_LENGTH, REGIONS_MAX, REGIONS_MIN
-from ..models import Board
+from ..models import Board, Period
 from ..rules import BoardRules
 from ..writes import AfterCommit, Work
 
 # Settings a game may change after creation; its rules (its id, order, operator and range, named
 # as the API names them) stay fixed.
-MUTABLE_FIELDS = ("name", "max_points_per_second", "max_session_seconds")
+MUTABLE_FIELDS = ("name", "max_points_per_second", "max_session_seconds", "reset")
 RULE_FIELDS = frozenset({"game_id", "order", "operator", "min_score", "max_score", "regions"})
 FIXED = "cannot be changed once the game exists"
 REGION_SLUG = re.compile(rf"[a-z0-9_-]{{1,{REGION_MAX_LENGTH}}}")
@@ -33,13 +35,14 @@ class CreateGame(Work):
     max_points_per_second: float | None
     max_session_seconds: int
     regions: tuple[str, ...] = ()
+    reset: ResetRule | None = None
 
     def apply(self, after: AfterCommit) -> Board:
         board = Board(
             slug=self.slug, name=self.name, order=self.order, operator=self.operator,
             min_points=self.min_score, max_points=self.max_score,
             max_points_per_second=self.max_points_per_second, max_session_seconds=self.max_session_seconds,
-            regions=list(self.regions) or None,
+            regions=list(self.regions) or None, reset=self.reset.as_dict() if self.reset else None,
         )  # fmt: skip
         board.save()
         after.publish_new_board(board.slug, board.rules)
@@ -56,7 +59,20 @@ class UpdateGame(Work):
         for field, value in self.changes.items():
             setattr(board, field, value)
         board.save(update_fields=list(self.changes) or None)
+        if "reset" in self.changes:
+            _reschedule(board, board.reset_rule)
         return board
+
+
+def _reschedule(board: Board, rule: ResetRule | None) -> None:
+    """The open period now ends at the new rule's next boundary (never, without one), unless a
+    close is due already (an operator's, or a boundary the job has not reached yet). A change of
+    rule applies from now on: closed periods keep the boundaries they had."""
+    now = timezone.now()
+    current = Period.objects.select_for_update().filter(board=board, status=Period.Status.OPEN).first()
+    if current is not None and not (current.ends_at and current.ends_at <= now):
+        current.ends_at = rule.next_boundary(now) if rule else None
+        current.save(update_fields=["ends_at"])
 
 
 def create_game(
@@ -70,12 +86,14 @@ def create_game(
     max_points_per_second: float | None,
     max_session_seconds: int,
     regions: object = None,
+    reset: object = None,
 ) -> Board:
-    """A new game; with `regions` (2 to 16 distinct lowercase slugs), its board is sharded by region."""
+    """A new game; with `regions` (2 to 16 distinct lowercase slugs), its board is sharded by region;
+    with `reset` ({"every", "timezone", "at"}), it starts afresh at each boundary of that calendar."""
     _check_range(min_score, max_score)
     work = CreateGame(
         slug, name, order, operator, min_score, max_score, max_points_per_second, max_session_seconds,
-        _checked_regions(regions),
+        _checked_regions(regions), _checked_reset(reset),
     )  # fmt: skip
     try:
         return writes.commit(work)
@@ -89,6 +107,9 @@ def update_game(*, slug: str, rules_named: Collection[str] = (), **changes) -> B
     refused = sorted({*rules_named, *(field for field in changes if field not in MUTABLE_FIELDS)})
     if refused:
         raise InvalidGame({field: [FIXED] for field in refused})
+    if "reset" in changes:
+        rule = _checked_reset(changes["reset"])
+        changes["reset"] = rule.as_dict() if rule else None
     return writes.commit(UpdateGame(slug, changes))
 
 
@@ -151,6 +172,13 @@ def _check_range(min_score: int, max_score: int) -> None:
     if max_score - min_score > ENCODABLE_POINTS_MAX:
         problem = f"max_score - min_score must be at most {ENCODABLE_POINTS_MAX:,} (exact encoding)"
         raise InvalidGame({"max_score": [problem]})
+
+
+def _checked_reset(reset: object) -> ResetRule | None:
+    try:
+        return ResetRule.parse(reset)
+    except InvalidReset as error:
+        raise InvalidGame(error.problems) from None
 
 
 def _checked_regions(regions: object) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ class MovePlayer(Work):
 
     def apply(self, after: AfterCommit) -> tuple[str, int]:
         board = scoring_games.get(self.game_id)
-        player = Player.objects.select_for_update().filter(username=self.player_id).first()
+        player = Player.objects.select_for_update(no_key=True).filter(username=self.player_id).first()
         entry = BoardEntry.objects.select_for_update().filter(board_id=board.id, player=player).first()
         if entry is None:
             raise PlayerNotRanked(self.player_id)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from django.db import connection
 
-from ..models import Board, BoardEntry, IdempotencyRecord, Player, PlaySession, Score
+from ..models import Board, BoardEntry, IdempotencyRecord, Period, Player, PlaySession, Score
 
 PLAYERS = Player._meta.db_table
 SESSIONS = PlaySession._meta.db_table
@@ -14,6 +14,7 @@ SCORES = Score._meta.db_table
 BOARDS = Board._meta.db_table
 ENTRIES = BoardEntry._meta.db_table
 ANSWERS = IdempotencyRecord._meta.db_table
+PERIODS = Period._meta.db_table
 _RESPONSE = IdempotencyRecord._meta.get_field("response")
 _KEY = connection.ops.quote_name("key")  # a keyword in SQL, quoted as the ORM quotes it
 
@@ -27,14 +28,14 @@ def player_id(cursor, username: str, now: datetime, *, lock: bool) -> int:
         f"INSERT INTO {PLAYERS} (username, created_at) VALUES (%s, %s) ON CONFLICT (username) DO NOTHING",
         [username, to_db(now)],
     )
-    cursor.execute(f"SELECT id FROM {PLAYERS} WHERE username = %s{for_update() if lock else ''}", [username])
+    cursor.execute(f"SELECT id FROM {PLAYERS} WHERE username = %s{player_lock() if lock else ''}", [username])
     return cursor.fetchone()[0]
 
 
 def lock_player(cursor, player_id: int) -> None:
     """The player's row lock, as player_id(lock=True) takes it, for a player known by id."""
     if connection.features.has_select_for_update:
-        cursor.execute(f"SELECT id FROM {PLAYERS} WHERE id = %s FOR UPDATE", [player_id])
+        cursor.execute(f"SELECT id FROM {PLAYERS} WHERE id = %s{player_lock()}", [player_id])
 
 
 def session_key(session_id) -> object:
@@ -50,6 +51,15 @@ def from_db(value: datetime | str) -> datetime:
     """A datetime column as read without the ORM: SQLite gives naive UTC (or its text)."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def player_lock() -> str:
+    """The lock that puts a player's writes in turn. NO KEY UPDATE where there is one: it still
+    excludes itself, but not the key-share lock a row referencing the player takes, so a period's
+    close, archiving the player's entry, does not wait on a writer that waits on the close."""
+    if connection.features.has_select_for_no_key_update:
+        return " FOR NO KEY UPDATE"
+    return for_update()
 
 
 def for_update(of: str = "") -> str:

@@ -100,7 +100,7 @@ def record(
             player_id = rows.player_id(cursor, username, now, lock=True)
         else:
             rows.lock_player(cursor, player_id)
-        score = _insert_score(cursor, board, player_id, points, now, session_id)
+        score = insert_score(cursor, board, player_id, points, now, session_id)
         value, changed, region = _apply(cursor, board, player_id, score, region)
     encoded = redis_store.encode(board.rules.rank_value(value), score.id) if changed else None
     entry = redis_store.MirroredEntry(
@@ -110,7 +110,7 @@ def record(
     return score
 
 
-def _insert_score(cursor, board: ScoringGame, player_id: int, points: int, now: datetime, session_id) -> RecordedScore:
+def insert_score(cursor, board: ScoringGame, player_id: int, points: int, now: datetime, session_id) -> RecordedScore:
     cursor.execute(
         f"INSERT INTO {rows.SCORES} (board_id, player_id, points, achieved_at, session_id) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id",

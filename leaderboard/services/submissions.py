@@ -25,7 +25,7 @@ from ..exceptions import (
 from ..models import IdempotencyRecord
 from ..timestamps import iso_utc
 from ..writes import AfterCommit, Work
-from . import rows
+from . import periods, rows
 from .games import scoring_games
 from .keys import Caller
 from .scores import RecordedScore, check_points, check_region, record
@@ -79,9 +79,16 @@ class RecordSessionScore(Work):
         board = scoring_games.get(session.game_id)
         check_points(board, self.score)
         _check_session_rate(session, self.claims.player_id, self.score)
+        region = _session_region(session, self.region)
+        with connection.cursor() as cursor:
+            started_in = periods.period_of_session(cursor, board.id, session.started_at, session.period_opened_at)
+            if started_in is not None:  # its period closed since: the score counts there
+                return periods.record_in_closed_period(
+                    cursor, board, started_in, session.player_key, self.score, session_id=session.id, region=region
+                )
         return record(
             board, self.claims.player_id, self.score, after=after, session_id=session.id, player_id=session.player_key,
-            region=_session_region(session, self.region),
+            region=region,
         )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import psutil
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
@@ -108,6 +109,12 @@ def submit(api, django_capture_on_commit_callbacks):
             return api.post("/api/score/", {"username": username, "points": points}, format="json")
 
     return post
+
+
+@pytest.fixture
+def empty_queue(queue_redis_url) -> None:
+    """The job queue's Redis emptied: no job of an earlier test is run or counted."""
+    redis.Redis.from_url(queue_redis_url).flushdb()
 
 
 @pytest.fixture

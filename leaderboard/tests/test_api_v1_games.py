@@ -63,9 +63,24 @@ def patch(api, admin_key):
 
 
 def as_created(payload: dict) -> dict:
-    """The game as the API shows it: the payload plus its created_at, read from SQL."""
-    created = Board.objects.get(slug=payload["game_id"]).created_at
-    return {"regions": None, **payload, "created_at": created.isoformat().replace("+00:00", "Z")}
+    """The game as the API shows it: the payload plus its created_at and open period, read from SQL."""
+    board = Board.objects.get(slug=payload["game_id"])
+    return {"regions": None, "reset": None, **payload, **timeline(board)}
+
+
+def timeline(board: Board) -> dict:
+    """What the API shows of a game's periods and creation, as SQL holds them."""
+    current = board.periods.get(status="open")
+    ends_at = iso(current.ends_at) if current.ends_at else None
+    return {
+        "current_period": {"id": current.id, "starts_at": iso(current.starts_at), "ends_at": ends_at},
+        "next_reset_at": ends_at,
+        "created_at": iso(board.created_at),
+    }
+
+
+def iso(moment) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def error(code: str, detail) -> dict:
@@ -226,7 +241,6 @@ def test_the_game_list_shows_every_game_by_game_id(create, api):
 
     response = api.get("/v1/games")
 
-    default = Board.objects.get(slug="default").created_at.isoformat().replace("+00:00", "Z")
     default_game = {
         "game_id": "default",
         "name": "Default leaderboard",
@@ -237,7 +251,8 @@ def test_the_game_list_shows_every_game_by_game_id(create, api):
         "max_points_per_second": None,
         "max_session_seconds": 3600,
         "regions": None,
-        "created_at": default,
+        "reset": None,
+        **timeline(Board.objects.get(slug="default")),
     }
     assert response.status_code == 200
     assert response.json() == {"games": [as_created(SPEEDRUN), as_created(CHESS), default_game]}

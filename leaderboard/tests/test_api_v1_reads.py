@@ -357,6 +357,7 @@ def test_a_profile_shows_each_games_score_rank_and_submissions(api, two_games):
             {"game_id": GAME, "score": 300, "rank": 2, "submissions": 2},
             {"game_id": "speedrun", "score": 4000, "rank": 1, "submissions": 1},
         ],
+        "avatar": {"status": "none", "urls": None, "error": None},
     }
 
 

@@ -25,12 +25,7 @@ from leaderboard.services import exports
 from .conftest import child_environment, wait_until
 from .test_fastpath import answers
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _empty_queue(queue_redis_url):
-    redis.Redis.from_url(queue_redis_url).flushdb()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_queue")]
 
 
 @pytest.fixture
@@ -103,7 +98,8 @@ def test_exports_refuse_other_keys_unknown_games_exports_and_periods(api, admin_
     assert api.post("/v1/games/default/exports", {}, format="json").status_code == 401
     assert api.post("/v1/games/default/exports", {}, format="json", HTTP_X_API_KEY=server_key).status_code == 403
     unknown_game = api.post("/v1/games/nope/exports", {}, format="json", HTTP_X_API_KEY=admin_key)
-    period = api.post("/v1/games/default/exports", {"period": "2026-W01"}, format="json", HTTP_X_API_KEY=admin_key)
+    period = api.post("/v1/games/default/exports", {"period": 10**9}, format="json", HTTP_X_API_KEY=admin_key)
+    malformed = api.post("/v1/games/default/exports", {"period": "2026-W01"}, format="json", HTTP_X_API_KEY=admin_key)
     unknown_export = api.get("/v1/exports/exp_nope", HTTP_X_API_KEY=admin_key)
     unknown_job = api.get("/v1/jobs/nope", HTTP_X_API_KEY=admin_key)
     not_an_object = api.post(
@@ -116,6 +112,7 @@ def test_exports_refuse_other_keys_unknown_games_exports_and_periods(api, admin_
 
     assert (unknown_game.status_code, unknown_game.json()["error"]) == (404, "game_not_found")
     assert (period.status_code, period.json()["error"]) == (404, "period_not_found")
+    assert (malformed.status_code, malformed.json()["error"]) == (400, "invalid_request")
     assert (unknown_export.status_code, unknown_export.json()["error"]) == (404, "export_not_found")
     assert (unknown_job.status_code, unknown_job.json()["error"]) == (404, "job_not_found")
     assert (early.status_code, early.json()["error"]) == (404, "export_not_found")

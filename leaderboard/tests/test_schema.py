@@ -27,6 +27,7 @@ def test_the_schema_covers_the_seed_and_v1_endpoints(schema):
         "/v1/leaderboard/rank/", "/v1/leaderboard/players/", "/v1/matchmaking/", "/v1/players/{player_id}/",
         "/v1/games/{game_id}/players/{player_id}/region/", "/v1/matches/", "/v1/matches/{match_id}/",
         "/v1/games/{game_id}/exports/", "/v1/exports/{export_id}/", "/v1/jobs/{job_id}/",
+        "/v1/players/{player_id}/avatar/", "/v1/games/{game_id}/periods/", "/v1/games/{game_id}/periods/close/",
     }  # fmt: skip
 
 
@@ -41,7 +42,14 @@ def test_score_submission_documents_each_of_its_answers(schema):
         ("/v1/games/", "post", {"201", "400", "401", "403", "409", "411", "413", "415", "429", "503"}),
         ("/v1/leaderboard/", "get", {"200", "400", "404", "429", "503"}),
         ("/v1/leaderboard/rank/", "get", {"200", "400", "404", "429", "503"}),
+        ("/v1/games/{game_id}/periods/", "get", {"200", "400", "404", "429", "503"}),
+        ("/v1/games/{game_id}/periods/close/", "post", {"202", "401", "403", "404", "429", "503"}),
         ("/api/my-rank/", "get", {"200", "400", "404", "503"}),
+        (
+            "/v1/players/{player_id}/avatar/",
+            "put",
+            {"202", "400", "401", "403", "404", "411", "413", "415", "429", "503"},
+        ),
     ],
 )
 def test_operations_document_their_error_answers(schema, path, method, expected):

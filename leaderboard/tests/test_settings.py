@@ -38,6 +38,8 @@ def test_sqlite_pragmas_take_effect_on_every_connection(pragma, value):
         ("HOST", "bad host", "HOST must be an IP address or a host name; got 'bad host'."),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL; got 'loud'."),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be json or plain; got 'xml'."),
+        ("AVATARS_URL", "avatars/", "AVATARS_URL must be a path or an http(s) URL ending with /; got 'avatars/'."),
+        ("AVATARS_URL", "https://cdn.example.com/a", "AVATARS_URL must be a path or an http(s) URL ending with /"),
     ],
 )
 def test_a_malformed_value_stops_the_start_with_a_clear_message(name, value, message):

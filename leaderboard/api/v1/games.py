@@ -9,6 +9,7 @@ from .. import schema
 from ..endpoints import Endpoint
 from ..errors import Reply
 from ..fields import (
+    QueryIntegerField,
     StrictCharField,
     StrictIntegerField,
     StrictNumberField,
@@ -19,10 +20,20 @@ from . import renderers
 from .reads import ProfilePath
 
 
+def reset_field() -> serializers.JSONField:
+    # As sent: the service says what is wrong with it.
+    return serializers.JSONField(
+        required=False, allow_null=True, default=None,
+        help_text='{"every": "day"|"week"|"month", "timezone": an IANA name (UTC), "at": "HH:MM" (00:00)}; '
+        "null: never reset. A change applies from the open period's end on",
+    )  # fmt: skip
+
+
 class GameChanges(serializers.Serializer):
     name = StrictCharField(max_length=200)
     max_points_per_second = StrictNumberField(min_value=0.001, max_value=1e9, allow_null=True, default=None)
     max_session_seconds = serializers.IntegerField(min_value=1, max_value=30 * 86400, default=3600)
+    reset = reset_field()
 
 
 class GameInput(GameChanges):
@@ -37,12 +48,13 @@ class GameInput(GameChanges):
     regions = serializers.JSONField(
         required=False, allow_null=True, default=None, help_text="2 to 16 distinct lowercase region slugs"
     )
+    reset = reset_field()
 
 
 class Games(Endpoint):
     @extend_schema(operation_id="v1_games_list", responses={200: schema.GamesOutput, **schema.v1_errors()})
     def get(self, request) -> Reply:
-        return Reply(200, {"games": [renderers.game(board) for board in services.games()]})
+        return Reply(200, {"games": [renderers.game(found) for found in services.game_views(services.games())]})
 
     @extend_schema(
         request=GameInput, parameters=[schema.API_KEY],
@@ -51,13 +63,14 @@ class Games(Endpoint):
     def post(self, request) -> Reply:
         self.require_key(ApiKey.Scope.ADMIN)
         data = self.parse(GameInput, request.data)
-        return Reply(201, renderers.game(services.create_game(slug=data.pop("game_id"), **data)))
+        created = services.create_game(slug=data.pop("game_id"), **data)
+        return Reply(201, renderers.game(services.game_view(created.slug)))
 
 
 class GameDetail(Endpoint):
     @extend_schema(responses={200: schema.GameOutput, **schema.v1_errors(404)})
     def get(self, request, game_id) -> Reply:
-        return Reply(200, renderers.game(services.game(slug=game_id)))
+        return Reply(200, renderers.game(services.game_view(game_id)))
 
     @extend_schema(
         request=GameChanges, parameters=[schema.API_KEY],
@@ -69,9 +82,33 @@ class GameDetail(Endpoint):
         changes.is_valid(raise_exception=True)
         # The game's rules are the service's to refuse; any other field the body names is ignored.
         rules_named = services.RULE_FIELDS.intersection(request.data)
-        return Reply(
-            200, renderers.game(services.update_game(slug=game_id, rules_named=rules_named, **changes.validated_data))
-        )
+        services.update_game(slug=game_id, rules_named=rules_named, **changes.validated_data)
+        return Reply(200, renderers.game(services.game_view(game_id)))
+
+
+class PeriodsQuery(serializers.Serializer):
+    limit = QueryIntegerField(min_value=1, max_value=100, default=20)
+    before = QueryIntegerField(
+        min_value=1, max_value=2**62, required=False, help_text="a period's id: the periods that began before it"
+    )
+
+
+class GamePeriods(Endpoint):
+    @extend_schema(parameters=[PeriodsQuery], responses={200: schema.PeriodsOutput, **schema.v1_errors(400, 404)})
+    def get(self, request, game_id) -> Reply:
+        query = self.parse(PeriodsQuery, request.query_params)
+        return Reply(200, renderers.periods(game_id, services.closed_periods(game_id=game_id, **query)))
+
+
+class ClosePeriod(Endpoint):
+    @extend_schema(
+        request=None, parameters=[schema.API_KEY],
+        description="Close the open period now, as a reset at a boundary does (through the same job).",
+        responses={202: schema.ClosingOutput, **schema.v1_errors(401, 403, 404)},
+    )  # fmt: skip
+    def post(self, request, game_id) -> Reply:
+        self.require_key(ApiKey.Scope.ADMIN)
+        return Reply(202, renderers.closing(services.request_close(game_id=game_id)))
 
 
 class MoveInput(serializers.Serializer):

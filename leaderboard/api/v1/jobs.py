@@ -14,10 +14,11 @@ from ...services import exports
 from .. import schema
 from ..endpoints import Endpoint
 from ..errors import Reply, reply_for
+from ..fields import PeriodField
 
 
 class ExportInput(serializers.Serializer):
-    period = serializers.CharField(max_length=64, required=False, help_text="current (the default)")
+    period = PeriodField(help_text="current (the default), or a closed period's id: export its final standings")
 
 
 class GameExports(Endpoint):

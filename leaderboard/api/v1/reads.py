@@ -7,7 +7,7 @@ from ... import selectors, services
 from .. import fields, schema
 from ..endpoints import Endpoint
 from ..errors import Reply
-from ..fields import PlayerIdsField, QueryIntegerField, StrictSlugField, UsernameField, UsernameListField
+from ..fields import PeriodField, PlayerIdsField, QueryIntegerField, StrictSlugField, UsernameField, UsernameListField
 from . import renderers
 
 PLAYER_IDS_MAX = 200
@@ -23,6 +23,7 @@ def region_field() -> StrictSlugField:
 class LeaderboardQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
     region = region_field()
+    period = PeriodField()
     top = QueryIntegerField(min_value=1, max_value=100, default=10)
     offset = QueryIntegerField(min_value=0, max_value=10**9, default=0)
 
@@ -39,6 +40,7 @@ class Leaderboard(Endpoint):
 class RankQuery(serializers.Serializer):
     game_id = StrictSlugField(max_length=64)
     region = region_field()
+    period = PeriodField()
     player_id = UsernameField()
     context = QueryIntegerField(min_value=0, max_value=50, default=5)
 

@@ -2,7 +2,7 @@
 describes the same shapes for the OpenAPI schema)."""
 
 from ... import selectors, services
-from ...models import Board
+from ...models import Period
 from ...timestamps import iso_utc
 
 
@@ -33,13 +33,33 @@ def matchmaking(game_id: str, player_id: str, found: list[selectors.Standing]) -
     return {"game_id": game_id, "player_id": player_id, "players": entries(found)}
 
 
-def game(board: Board) -> dict:
+def game(found: services.GameView) -> dict:
+    board, current = found.board, found.current
     return {
         "game_id": board.slug, "name": board.name, "order": board.order, "operator": board.operator,
         "min_score": board.min_points, "max_score": board.max_points,
         "max_points_per_second": board.max_points_per_second, "max_session_seconds": board.max_session_seconds,
-        "regions": board.regions, "created_at": iso_utc(board.created_at),
+        "regions": board.regions, "reset": board.reset,
+        "current_period": _period_bounds(current) if current else None,
+        "next_reset_at": _iso_or_none(found.next_reset_at), "created_at": iso_utc(board.created_at),
     }  # fmt: skip
+
+
+def periods(game_id: str, found: services.ClosedPeriods) -> dict:
+    shown = [_period_bounds(p) | {"players": p.players, "winners": p.winners} for p in found.periods]
+    return {"game_id": game_id, "periods": shown, "next_before": found.next_before}
+
+
+def closing(found: services.ClosingPeriod) -> dict:
+    return {"job_id": found.job_id, "period_id": found.period_id}
+
+
+def _period_bounds(period: Period) -> dict:
+    return {"id": period.id, "starts_at": iso_utc(period.starts_at), "ends_at": _iso_or_none(period.ends_at)}
+
+
+def _iso_or_none(moment) -> str | None:
+    return iso_utc(moment) if moment is not None else None
 
 
 def session(started: services.StartedSession) -> dict:
@@ -55,6 +75,7 @@ def profile(found: services.Profile) -> dict:
         "player_id": found.player_id,
         "created_at": iso_utc(found.created_at),
         "games": [_profile_game(game) for game in found.games],
+        "avatar": {"status": found.avatar.status, "urls": found.avatar.urls, "error": found.avatar.error},
     }
 
 

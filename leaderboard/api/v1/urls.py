@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from . import games, jobs, matches, reads, scores
+from . import avatars, games, jobs, matches, reads, scores
 
 urlpatterns = [
     re_path(r"^games/?$", games.Games.as_view(), name="v1-games"),
@@ -21,6 +21,13 @@ urlpatterns = [
     re_path(r"^matches/?$", matches.Matches.as_view(), name="v1-matches"),
     re_path(r"^matches/(?P<match_id>[-a-zA-Z0-9_]+)/?$", matches.MatchDetail.as_view(), name="v1-match"),
     re_path(r"^players/(?P<player_id>[^/]+)/?$", reads.PlayerProfile.as_view(), name="v1-player"),
+    re_path(r"^players/(?P<player_id>[^/]+)/avatar/?$", avatars.PlayerAvatar.as_view(), name="v1-player-avatar"),
+    re_path(r"^games/(?P<game_id>[-a-zA-Z0-9_]+)/periods/?$", games.GamePeriods.as_view(), name="v1-game-periods"),
+    re_path(
+        r"^games/(?P<game_id>[-a-zA-Z0-9_]+)/periods/close/?$",
+        games.ClosePeriod.as_view(),
+        name="v1-game-periods-close",
+    ),
     re_path(r"^games/(?P<game_id>[-a-zA-Z0-9_]+)/exports/?$", jobs.GameExports.as_view(), name="v1-game-exports"),
     re_path(r"^exports/(?P<export_id>[-a-zA-Z0-9_]+)/?$", jobs.ExportDetail.as_view(), name="v1-export"),
     re_path(r"^exports/(?P<export_id>[-a-zA-Z0-9_]+)/download/?$", jobs.export_download, name="v1-export-download"),
