@@ -50,29 +50,37 @@ def neighbourhood(
     """The player's final standing with up to `context` on each side; PlayerNotRanked if the
     player had none in the period (or in the region)."""
     column, scope, args = _ranked_by(period, region)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT s.{column}, s.region_rank FROM {STANDINGS} s JOIN {PLAYERS} p ON p.id = s.player_id "
-            f"WHERE {scope} AND p.username = %s",
-            [*args, player_id],
-        )
-        mine = cursor.fetchone()
-        if mine is None:
-            raise PlayerNotRanked(player_id)
-        rank, region_rank = mine
-        cursor.execute(
-            f"{_SELECT.format(column=column)} WHERE {scope} AND s.{column} BETWEEN %s AND %s ORDER BY s.{column}",
-            [*args, rank - context, rank + context],
-        )
-        window = [_standing(period, region, row) for row in cursor.fetchall()]
-    at = next(i for i, standing in enumerate(window) if standing.rank == rank)
-    regional_rank = region_rank if region is None and period.board.regions else None
-    percentile = selectors.percentile(rank, _total(period, region))
+    # A late session score may move the player between the two reads (each its own snapshot on
+    # PostgreSQL): then the window is read again.
+    for _attempt in range(3):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT s.{column} FROM {STANDINGS} s JOIN {PLAYERS} p ON p.id = s.player_id "
+                f"WHERE {scope} AND p.username = %s",
+                [*args, player_id],
+            )
+            mine = cursor.fetchone()
+            if mine is None:
+                raise PlayerNotRanked(player_id)
+            cursor.execute(
+                f"{_SELECT.format(column=column)} WHERE {scope} AND s.{column} BETWEEN %s AND %s ORDER BY s.{column}",
+                [*args, mine[0] - context, mine[0] + context],
+            )
+            rows = cursor.fetchall()
+        at = next((i for i, row in enumerate(rows) if row[1] == player_id), None)
+        if at is not None:
+            break
+    else:
+        raise PlayerNotRanked(player_id)
+    window = [_standing(period, region, row) for row in rows]
+    regional_rank = rows[at][4] if region is None and period.board.regions else None
+    percentile = selectors.percentile(window[at].rank, _total(period, region))
     return selectors.Neighbourhood(window[at], percentile, window[:at], window[at + 1 :], regional_rank)
 
 
 _SELECT = (
-    f"SELECT s.{{column}}, p.username, s.value, s.region FROM {STANDINGS} s JOIN {PLAYERS} p ON p.id = s.player_id"
+    f"SELECT s.{{column}}, p.username, s.value, s.region, s.region_rank FROM {STANDINGS} s "
+    f"JOIN {PLAYERS} p ON p.id = s.player_id"
 )
 
 
@@ -87,7 +95,7 @@ def _ranked_by(period: Period, region: str | None) -> tuple[str, str, list]:
 
 
 def _standing(period: Period, region: str | None, row) -> selectors.Standing:
-    rank, player, value, in_region = row
+    rank, player, value, in_region, _region_rank = row
     shown_region = in_region if region is None and period.board.regions else None
     return selectors.Standing(rank, player, value, shown_region)
 

@@ -96,7 +96,11 @@ def _is_timezone(name: object) -> bool:
     return True
 
 
+# Names some tz databases hold that are not places: the host's own zone, and a placeholder.
+NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 @cache
 def _zones() -> frozenset[str]:
     """The IANA names the tz database holds (read once: listing them reads the whole database)."""
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - NOT_PLACES

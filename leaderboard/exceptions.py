@@ -189,6 +189,13 @@ class ExportNotFound(LeaderboardError):
         super().__init__(f"No export {export_id!r}.")
 
 
+class PeriodNotDue(LeaderboardError):
+    """A period's close ran before the period was due (only a clock far behind makes one)."""
+
+    def __init__(self, period_id: int):
+        super().__init__(f"Period {period_id} is not due to close yet.")
+
+
 class PeriodNotFound(LeaderboardError):
     def __init__(self, period: str):
         super().__init__(f"No period {period!r} of this game: name a closed period's id, or 'current'.")

@@ -309,6 +309,8 @@ class Period(models.Model):
     region_players = models.JSONField(default=dict, blank=True)
     # The top three: [{"rank", "player_id", "score"}].
     winners = models.JSONField(default=list, blank=True)
+    # Once closed: whether the board in Redis has been swapped for the next period's since.
+    swapped = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

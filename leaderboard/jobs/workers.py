@@ -58,9 +58,10 @@ class JobWorker(SimpleWorker):
 
 
 class PeriodSweeper:
-    """A worker's thread that queues the close of every period as it falls due: a boundary of a
+    """A worker's thread that queues the close of every period as it falls due (a boundary of a
     game's reset calendar, an operator's close, or boundaries passed while no worker ran, which
-    close in order. Every worker sweeps; a close has one job id per period, so it is queued once."""
+    close in order), and again the close of a period whose board Redis has not swapped yet. Every
+    worker sweeps; a close has one job id per period, so it is queued once."""
 
     def __init__(self, seconds: float = SWEEP_SECONDS):
         self.seconds = seconds
@@ -69,14 +70,17 @@ class PeriodSweeper:
         threading.Thread(target=self._sweep_forever, name="period-sweeper", daemon=True).start()
 
     def _sweep_forever(self) -> None:
+        pause = self.seconds
         while True:
             try:
                 enqueue_due_closes()
-            except Exception:  # noqa: BLE001 - a database or queue away: try again at the next sweep
+                pause = self.seconds
+            except Exception:  # noqa: BLE001 - a database or queue away: try again, less and less often
                 logger.exception("could not queue the closes of due periods")
+                pause = min(2 * pause, CHECK_MAX_SECONDS)
             finally:
                 close_old_connections()
-            time.sleep(self.seconds)
+            time.sleep(pause)
 
 
 class JobWorkers(Supervisor):

@@ -37,6 +37,7 @@ class Migration(migrations.Migration):
                 ('players', models.PositiveBigIntegerField(default=0)),
                 ('region_players', models.JSONField(blank=True, default=dict)),
                 ('winners', models.JSONField(blank=True, default=list)),
+                ('swapped', models.BooleanField(default=False)),
                 ('board', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='periods', to='leaderboard.board')),
             ],
         ),

@@ -65,13 +65,13 @@ class UpdateGame(Work):
 
 
 def _reschedule(board: Board, rule: ResetRule | None) -> None:
-    """The open period now ends at the new rule's next boundary (never, without one), unless a
-    close is due already (an operator's, or a boundary the job has not reached yet). A change of
-    rule applies from now on: closed periods keep the boundaries they had."""
-    now = timezone.now()
-    current = Period.objects.select_for_update().filter(board=board, status=Period.Status.OPEN).first()
-    if current is not None and not (current.ends_at and current.ends_at <= now):
-        current.ends_at = rule.next_boundary(now) if rule else None
+    """A change of rule applies to future periods only: the open period keeps the end it has, and
+    the periods after it follow the new rule. An open period with no end (the game never reset)
+    gets one: the new rule's next boundary."""
+    open_periods = Period.objects.select_for_update().filter(board=board, status=Period.Status.OPEN)
+    current = open_periods.first() or open_periods.first()  # again after a close that was running
+    if current is not None and current.ends_at is None and rule is not None:
+        current.ends_at = rule.next_boundary(timezone.now())
         current.save(update_fields=["ends_at"])
 
 
@@ -114,7 +114,8 @@ def update_game(*, slug: str, rules_named: Collection[str] = (), **changes) -> B
 
 
 def game(*, slug: str, lock: bool = False) -> Board:
-    boards = Board.objects.select_for_update() if lock else Board.objects
+    # NO KEY UPDATE: a write referencing the board (a score, a period) is not held up by it.
+    boards = Board.objects.select_for_update(no_key=True) if lock else Board.objects
     try:
         return boards.get(slug=slug)
     except Board.DoesNotExist:

@@ -10,13 +10,13 @@ the one open when its session started, so a run begun before midnight counts whe
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
 
 from .. import writes
-from ..exceptions import PeriodNotFound, TotalOutOfRange
+from ..exceptions import PeriodNotDue, PeriodNotFound, TotalOutOfRange
 from ..jobs import job_queue
 from ..models import Board, Period, PeriodStanding
 from ..rules import DESC, BoardRules
@@ -26,6 +26,7 @@ from .games import ScoringGame, game
 from .scores import RecordedScore, entry_region, insert_score
 
 CLOSE_TIMEOUT_SECONDS = 1800
+CLOCK_SLACK_SECONDS = 5
 WINNERS = 3
 CURRENT = "current"
 STANDINGS = PeriodStanding._meta.db_table
@@ -79,11 +80,8 @@ class DueNow(Work):
 
     def apply(self, after: AfterCommit) -> int:
         now = timezone.now()
-        current = (
-            Period.objects.select_for_update(of=("self",))
-            .filter(board__slug=self.slug, status=Period.Status.OPEN)
-            .first()
-        )
+        # A second look: on PostgreSQL, the first may have waited for a close that opened a new one.
+        current = _locked_open_period(self.slug) or _locked_open_period(self.slug)
         if current is None:
             raise PeriodNotFound(CURRENT)
         if current.ends_at is None or current.ends_at > now:
@@ -92,12 +90,16 @@ class DueNow(Work):
         return current.id
 
 
+def _locked_open_period(slug: str) -> Period | None:
+    return Period.objects.select_for_update(of=("self",)).filter(board__slug=slug, status=Period.Status.OPEN).first()
+
+
 @dataclass(frozen=True, slots=True)
 class Closed:
     board_id: int
     period_id: int
     now: bool  # closed by this run (False: by an earlier one)
-    latest: bool  # the last period closed, so the board in Redis must be the fresh one
+    swapped: bool  # the board in Redis swapped for the next period's since it closed
 
 
 @dataclass(frozen=True)
@@ -115,17 +117,16 @@ class ClosePeriod(Work):
         if period is None:
             raise PeriodNotFound(str(self.period_id))
         if period.status == Period.Status.CLOSED:
-            later = Period.objects.filter(board_id=period.board_id, status=Period.Status.CLOSED,
-                                          starts_at__gt=period.starts_at)  # fmt: skip
-            return Closed(period.board_id, period.id, now=False, latest=not later.exists())
+            return Closed(period.board_id, period.id, now=False, swapped=period.swapped)
         now = timezone.now()
-        if period.ends_at is None or period.ends_at > now:
-            return None  # not due: its rule changed since the job was queued
+        # Only a due period's job is queued; a few seconds' slack for the clocks of other hosts.
+        if period.ends_at is None or period.ends_at > now + timedelta(seconds=CLOCK_SLACK_SECONDS):
+            raise PeriodNotDue(period.id)  # a failure: retried, and queued again by the sweeper once due
         board = period.board
         with connection.cursor() as cursor:
             _archive(cursor, board, period.id)
             period.players, period.region_players = _counts(cursor, period.id)
-            period.winners = _winners(cursor, period.id, board.rules)
+            period.winners = _winners(cursor, period.id)
         period.status, period.closed_at = Period.Status.CLOSED, now
         period.save()
         rule = board.reset_rule
@@ -133,7 +134,17 @@ class ClosePeriod(Work):
             board=board, starts_at=period.ends_at, opened_at=now,
             ends_at=rule.next_boundary(period.ends_at) if rule else None,
         )  # fmt: skip
-        return Closed(board.id, period.id, now=True, latest=True)
+        return Closed(board.id, period.id, now=True, swapped=False)
+
+
+@dataclass(frozen=True)
+class MarkSwapped(Work):
+    """The board in Redis holds what SQL held after the period closed, or later."""
+
+    period_id: int
+
+    def apply(self, after: AfterCommit) -> None:
+        Period.objects.filter(id=self.period_id).update(swapped=True)
 
 
 def request_close(*, game_id: str) -> ClosingPeriod:
@@ -145,24 +156,28 @@ def request_close(*, game_id: str) -> ClosingPeriod:
 
 def close_period(period_id: int) -> bool:
     """The closing job: the period closed in SQL, then the board in Redis swapped for the fresh
-    one rebuilt from SQL (again on a second run, if this was the last close: the first may have
-    died between the two). Any later period already due is queued next. Whether this run closed it."""
+    one rebuilt from SQL, and that marked done; a run after one that died between the two (or
+    failed to reach Redis) rebuilds it. Any later period already due is queued next. Whether this
+    run closed it."""
     closed = writes.commit(ClosePeriod(period_id))
-    if closed is None:
-        return False
-    if closed.latest:
+    if not closed.swapped:
         writes.rebuild_board(board=Board.objects.get(id=closed.board_id))
+        writes.commit(MarkSwapped(closed.period_id))
     enqueue_due_closes(board_id=closed.board_id)
     return closed.now
 
 
 def enqueue_due_closes(*, now: datetime | None = None, board_id: int | None = None) -> list[str]:
-    """Queue the close of every open period due by `now` (one job per period: its id is the
-    period's), and return the jobs' ids. The job workers' sweeper calls it every second."""
+    """Queue the close of every open period due by `now`, and again that of every closed period
+    whose board Redis has not swapped yet (one job per period: its id is the period's; a job that
+    failed for good is queued again), and return the jobs' ids. The job workers' sweeper calls it
+    every second."""
     due = Period.objects.filter(status=Period.Status.OPEN, ends_at__lte=now or timezone.now())
+    unswapped = Period.objects.filter(status=Period.Status.CLOSED, swapped=False)
     if board_id is not None:
-        due = due.filter(board_id=board_id)
-    return [_enqueue_close(period_id) for period_id in due.values_list("id", flat=True)]
+        due, unswapped = due.filter(board_id=board_id), unswapped.filter(board_id=board_id)
+    ids = [*unswapped.order_by("starts_at").values_list("id", flat=True), *due.values_list("id", flat=True)]
+    return [_enqueue_close(period_id) for period_id in ids]
 
 
 def _enqueue_close(period_id: int) -> str:
@@ -195,7 +210,7 @@ def _counts(cursor, period_id: int) -> tuple[int, dict[str, int]]:
     return sum(counted.values()), {region: n for region, n in sorted(counted.items()) if region}
 
 
-def _winners(cursor, period_id: int, rules: BoardRules) -> list[dict]:
+def _winners(cursor, period_id: int) -> list[dict]:
     cursor.execute(
         f"SELECT s.{RANK}, p.username, s.value FROM {STANDINGS} s JOIN {rows.PLAYERS} p ON p.id = s.player_id "
         f"WHERE s.period_id = %s AND s.{RANK} <= %s ORDER BY s.{RANK}",
@@ -207,8 +222,11 @@ def _winners(cursor, period_id: int, rules: BoardRules) -> list[dict]:
 # --- a session's score after its period closed -----------------------------------------------------
 
 
-def period_of_session(cursor, board_id: int, started_at: datetime, open_since: datetime | None) -> int | None:
-    """The closed period a session started in, or None if it started in the open one."""
+def period_of_session(cursor, board_id: int, started_at: datetime) -> int | None:
+    """The closed period a session started in, or None if it started in the open one. The open
+    period's row is share-locked (PostgreSQL), so a close running now finishes first and the
+    score is judged against the period it opened; SQLite runs one writer."""
+    open_since = _open_since(cursor, board_id) or _open_since(cursor, board_id)
     if open_since is None or started_at >= open_since:
         return None
     cursor.execute(
@@ -217,6 +235,13 @@ def period_of_session(cursor, board_id: int, started_at: datetime, open_since: d
     )
     found = cursor.fetchone()
     return found[0] if found else None
+
+
+def _open_since(cursor, board_id: int) -> datetime | None:
+    share = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    cursor.execute(f"SELECT opened_at FROM {PERIODS} WHERE board_id = %s AND status = 'open'{share}", [board_id])
+    found = cursor.fetchone()
+    return rows.from_db(found[0]) if found else None
 
 
 def record_in_closed_period(
@@ -257,7 +282,7 @@ def record_in_closed_period(
             "region_rank = %s WHERE id = %s",
             [value, score.id, rank, region_rank, standing_id],
         )
-    _kept_up_to_date(cursor, period_id, board.rules, new_player=held is None, region=region,
+    _kept_up_to_date(cursor, period_id, new_player=held is None, region=region,
                      podium=min(rank, old_rank or rank) <= WINNERS)  # fmt: skip
     score.rank = rank
     return score
@@ -306,14 +331,14 @@ class _Place:
         return new
 
 
-def _kept_up_to_date(cursor, period_id: int, rules: BoardRules, *, new_player: bool, region: str, podium: bool) -> None:
+def _kept_up_to_date(cursor, period_id: int, *, new_player: bool, region: str, podium: bool) -> None:
     period = Period.objects.get(id=period_id)
     if new_player:
         period.players += 1
         if region:
             period.region_players = period.region_players | {region: period.region_players.get(region, 0) + 1}
     if podium:
-        period.winners = _winners(cursor, period_id, rules)
+        period.winners = _winners(cursor, period_id)
     period.save(update_fields=["players", "region_players", "winners"])
 
 
@@ -331,15 +356,3 @@ def closed_periods(*, game_id: str, limit: int, before: int | None = None) -> Cl
         closed = closed.filter(starts_at__lt=anchor)
     found = list(closed[: limit + 1])
     return ClosedPeriods(found[:limit], found[limit - 1].id if len(found) > limit else None)
-
-
-def period_to_read(*, game_id: str, period: int | str | None) -> Period | None:
-    """The closed period a read names (None for the open one: 'current', or no period named);
-    PeriodNotFound if the game has no such period."""
-    if period is None or period == CURRENT:
-        return None
-    found = Period.objects.filter(id=period, board__slug=game_id).first()
-    if found is None:
-        game(slug=game_id)  # BoardNotFound for a game that is not there
-        raise PeriodNotFound(str(period))
-    return None if found.status == Period.Status.OPEN else found

@@ -98,7 +98,7 @@ def read_token(token: str | None) -> TokenClaims:
 @dataclass(frozen=True, slots=True)
 class SessionInPlay:
     """A token's session as a score through it is checked: when it started, its game's slug and
-    rate limit now, whether it has a score already, and since when its game's period is open."""
+    rate limit now, and whether it has a score already."""
 
     id: str
     player_key: int
@@ -107,7 +107,6 @@ class SessionInPlay:
     max_points_per_second: float | None
     scored: bool
     region: str
-    period_opened_at: datetime | None
 
 
 def session_in_play(cursor, claims: TokenClaims) -> SessionInPlay:
@@ -116,19 +115,17 @@ def session_in_play(cursor, claims: TokenClaims) -> SessionInPlay:
     found = cursor.fetchone()
     if found is None:
         raise InvalidToken("The session token is for no known session.")
-    player_key, started_at, expires_at, game_id, max_points_per_second, scored, region, opened_at = found
+    player_key, started_at, expires_at, game_id, max_points_per_second, scored, region = found
     if timezone.now() >= rows.from_db(expires_at):
         raise InvalidToken("The session has expired.")
     started_at = rows.from_db(started_at)
-    opened_at = rows.from_db(opened_at) if opened_at is not None else None
     return SessionInPlay(
-        claims.session_id, player_key, game_id, started_at, max_points_per_second, bool(scored), region, opened_at
+        claims.session_id, player_key, game_id, started_at, max_points_per_second, bool(scored), region
     )
 
 
 _SESSION_SQL = (
     "SELECT s.player_id, s.started_at, s.expires_at, b.slug, b.max_points_per_second, "
-    f"EXISTS (SELECT 1 FROM {rows.SCORES} WHERE session_id = s.id), s.region, period.opened_at "
-    f"FROM {rows.SESSIONS} s JOIN {rows.BOARDS} b ON b.id = s.board_id "
-    f"LEFT JOIN {rows.PERIODS} period ON period.board_id = s.board_id AND period.status = 'open' WHERE s.id = %s"
+    f"EXISTS (SELECT 1 FROM {rows.SCORES} WHERE session_id = s.id), s.region "
+    f"FROM {rows.SESSIONS} s JOIN {rows.BOARDS} b ON b.id = s.board_id WHERE s.id = %s"
 )

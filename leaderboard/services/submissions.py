@@ -81,7 +81,7 @@ class RecordSessionScore(Work):
         _check_session_rate(session, self.claims.player_id, self.score)
         region = _session_region(session, self.region)
         with connection.cursor() as cursor:
-            started_in = periods.period_of_session(cursor, board.id, session.started_at, session.period_opened_at)
+            started_in = periods.period_of_session(cursor, board.id, session.started_at)
             if started_in is not None:  # its period closed since: the score counts there
                 return periods.record_in_closed_period(
                     cursor, board, started_in, session.player_key, self.score, session_id=session.id, region=region

@@ -17,6 +17,7 @@ from django.db import IntegrityError, connections, transaction
 
 from leaderboard import selectors, services, writes
 from leaderboard.calendar import InvalidReset, ResetRule
+from leaderboard.exceptions import PeriodNotDue
 from leaderboard.jobs import job_queue
 from leaderboard.jobs.workers import JobWorkers
 from leaderboard.models import Board, BoardEntry, Period, PeriodStanding
@@ -192,23 +193,34 @@ def test_an_unknown_timezone_is_400_naming_it_and_creates_nothing(api, admin_key
     assert not Board.objects.filter(slug=GAME).exists()
 
 
-def test_the_default_game_never_resets_until_an_operator_gives_it_a_reset_from_now_on(api, admin_key):
+def test_the_default_game_never_resets_until_an_operator_gives_it_a_reset_and_a_change_waits_for_the_end(
+    api, admin_key
+):
     shown = api.get("/v1/games/default").json()
     assert (shown["reset"], shown["next_reset_at"]) == (None, None)
     started = shown["current_period"]["starts_at"]
 
-    with time_machine.travel(at(2027, 6, 10, 15), tick=False):  # a Thursday
-        weekly = api.patch(
-            "/v1/games/default", {"reset": {"every": "week", "timezone": "Europe/Paris"}}, format="json",
-            HTTP_X_API_KEY=admin_key,
-        )  # fmt: skip
-        never = api.patch("/v1/games/default", {"reset": None}, format="json", HTTP_X_API_KEY=admin_key)
+    def reset(rule: dict | None) -> dict:
+        answer = api.patch("/v1/games/default", {"reset": rule}, format="json", HTTP_X_API_KEY=admin_key)
+        assert answer.status_code == 200, answer.json()
+        return answer.json()
 
-    assert weekly.status_code == 200, weekly.json()
-    # Monday 2027-06-14 00:00 in Paris (CEST) is Sunday 22:00 UTC; the open period keeps its start.
-    assert weekly.json()["next_reset_at"] == "2027-06-13T22:00:00Z"
-    assert weekly.json()["current_period"]["starts_at"] == started
-    assert (never.json()["reset"], never.json()["next_reset_at"]) == (None, None)
+    with time_machine.travel(at(2027, 6, 10, 15), tick=False):  # a Thursday
+        weekly = reset({"every": "week", "timezone": "Europe/Paris"})
+        daily = reset({"every": "day", "timezone": "UTC"})
+        never = reset(None)
+
+    # The open period had no end: it gets the new rule's next boundary, Monday 2027-06-14 00:00 in
+    # Paris (CEST), Sunday 22:00 UTC; it keeps its start.
+    assert weekly["next_reset_at"] == "2027-06-13T22:00:00Z"
+    assert weekly["current_period"]["starts_at"] == started
+    # Later changes apply to the periods after it: the open one still ends on Sunday.
+    assert (daily["reset"]["every"], daily["next_reset_at"]) == ("day", "2027-06-13T22:00:00Z")
+    assert (never["reset"], never["next_reset_at"]) == (None, "2027-06-13T22:00:00Z")
+    with time_machine.travel(at(2027, 6, 13, 22, 0, 1), tick=True):
+        periods.enqueue_due_closes()
+        work_off()
+    assert api.get("/v1/games/default").json()["next_reset_at"] is None  # the next period never ends
 
 
 # --- closing -------------------------------------------------------------------------------------------
@@ -328,6 +340,32 @@ def test_a_second_delivery_of_a_close_changes_nothing_and_a_second_opening_is_re
     closed = Period.objects.get(id=period_id)
     with pytest.raises(IntegrityError), transaction.atomic():
         Period.objects.create(board=closed.board, starts_at=closed.ends_at, status="closed")
+
+
+def test_a_close_that_died_before_swapping_redis_is_swapped_by_the_next_sweep(api, send):
+    make_game()
+    send("ann", 5)
+    period_id = writes.commit(periods.DueNow(GAME))
+    writes.commit(periods.ClosePeriod(period_id))  # closed in SQL; the job died before Redis
+    assert board_of(api)["total_players"] == 1  # Redis still holds the closed period's board
+
+    assert periods.enqueue_due_closes() == [f"close-period-{period_id}"]
+    work_off()
+
+    assert board_of(api)["total_players"] == 0
+    assert Period.objects.get(id=period_id).swapped
+    assert periods.enqueue_due_closes() == []
+
+
+def test_a_close_run_before_its_period_is_due_fails_to_be_run_again(send):
+    make_game(reset=LONDON_DAILY)
+    period = Period.objects.get(board__slug=GAME, status="open")
+
+    with pytest.raises(PeriodNotDue):
+        periods.close_period(period.id)
+
+    assert Period.objects.get(id=period.id).status == "open"
+    assert periods.enqueue_due_closes() == []
 
 
 def test_boundaries_missed_while_nothing_ran_close_in_order_when_the_sweeper_returns(send):
