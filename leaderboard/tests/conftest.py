@@ -24,7 +24,7 @@ from django.db import connection
 from django.test import override_settings
 from pytest_redis import factories
 from rest_framework.test import APIClient
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
 from leaderboard import redis_store, selectors, services, writes
@@ -280,7 +280,9 @@ def accepts_websockets(server: LiveServer) -> bool:
     try:
         with connect(f"{server.ws_url}/v1/ws/leaderboard?game_id=default", open_timeout=1) as socket:
             return json.loads(socket.recv(timeout=2))["type"] == "TOP"
-    except (OSError, TimeoutError, ConnectionClosed):
+    except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake):
+        # InvalidHandshake: a server starting or stopping (a killed one's workers) closed the
+        # connection before its handshake's answer.
         return False
 
 

@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 
+import psutil
 import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
@@ -291,11 +292,15 @@ def test_a_live_server_restarted_mid_match_loses_nothing(live, arena):
             act(mover, column)
             receive(amy), receive(bob)
         (process,) = [child for child, command in live.children() if command[-3:-2] == ["live"]]
+        workers = process.children(recursive=True)
         process.kill()
         with pytest.raises(ConnectionClosed):
             while True:
                 amy.recv(timeout=10)
 
+    # The killed server's workers stop once they see it gone: until then they may take a connection.
+    _gone, alive = psutil.wait_procs(workers, timeout=20)
+    assert alive == []
     wait_until(lambda: accepts_websockets(live), timeout=20)
     with join(live, match, "amy") as amy, join(live, match, "bob") as bob:
         rejoined = [receive(amy), receive(bob)]
