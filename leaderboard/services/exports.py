@@ -175,12 +175,11 @@ def _standings(board: Board):
 
 def _archived(period_id: int):
     """A closed period's final standings, as _standings() gives the board's, in their stored ranks."""
-    rank = connection.ops.quote_name("rank")
     sql = (
-        "SELECT p.username, e.value, s.achieved_at FROM leaderboard_periodstanding e"
+        f"SELECT p.username, e.value, s.achieved_at FROM {archive.STANDINGS} e"
         " JOIN leaderboard_player p ON p.id = e.player_id"
         " LEFT JOIN leaderboard_score s ON s.id = e.reached_seq"
-        f" WHERE e.period_id = %s ORDER BY e.{rank}"
+        f" WHERE e.period_id = %s ORDER BY e.{archive.RANK}"
     )  # fmt: skip
     yield from _streamed(sql, [period_id])
 

@@ -16,9 +16,10 @@ from django.db import connection
 from django.utils import timezone
 
 from .. import writes
+from ..archive import CURRENT, RANK, STANDINGS
 from ..exceptions import PeriodNotDue, PeriodNotFound, TotalOutOfRange
 from ..jobs import job_queue
-from ..models import Board, Period, PeriodStanding
+from ..models import Board, Period
 from ..rules import DESC, BoardRules
 from ..writes import AfterCommit, Work
 from . import rows
@@ -28,10 +29,7 @@ from .scores import RecordedScore, entry_region, insert_score
 CLOSE_TIMEOUT_SECONDS = 1800
 CLOCK_SLACK_SECONDS = 5
 WINNERS = 3
-CURRENT = "current"
-STANDINGS = PeriodStanding._meta.db_table
 PERIODS = rows.PERIODS
-RANK = connection.ops.quote_name("rank")
 
 
 @dataclass(frozen=True, slots=True)
